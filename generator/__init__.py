@@ -1,0 +1,1 @@
+"""Digit Dreams: train small MNIST models, run the gallery experiments, assemble the static site."""

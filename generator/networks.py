@@ -1,0 +1,155 @@
+"""The networks: architectures only, no I/O and no training.
+
+Every model takes float32 ``[N, 1, 28, 28]`` with ink = 1.0 on background = 0.0;
+normalisation lives inside the network so that exported ONNX files and the browser
+need no preprocessing beyond that.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+
+class Normalize(nn.Module):
+    """Shift and scale ink-on-black pixels to zero mean, unit variance (MNIST statistics)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - MNIST_MEAN) / MNIST_STD
+
+
+def conv_block(c_in: int, c_out: int, kernel: int, pool: bool) -> list[nn.Module]:
+    """Convolution (same padding), batch norm, ReLU, and an optional 2x2 max-pool."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    return layers
+
+
+class Reader(nn.Module):
+    """Small, cheap CNN: three conv blocks at 28, 14 and 7 px, then one linear layer.
+
+    About 4 MFLOP per image with the default widths, so generators can afford to
+    call it millions of times.
+    """
+
+    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), kernel: int = 3, dropout: float = 0.2) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        self.features = nn.Sequential(
+            Normalize(),
+            *conv_block(1, w1, kernel, pool=True),
+            *conv_block(w1, w2, 3, pool=True),
+            *conv_block(w2, w3, 3, pool=True),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3 * 3 * 3, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class Judge(nn.Module):
+    """An unlike classifier: 5x5 convolutions, no batch norm, ELU, average pooling, a wide hidden layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            Normalize(),
+            nn.Conv2d(1, 20, 5, padding=2),
+            nn.ELU(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(20, 40, 5, padding=2),
+            nn.ELU(),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(40 * 7 * 7, 128),
+            nn.ELU(),
+            nn.Dropout(0.4),
+            nn.Linear(128, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Encoder(nn.Module):
+    """Four strided conv blocks and a dense layer down to the latent vector."""
+
+    def __init__(self, latent: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),   # 14
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True),  # 7
+            nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True),  # 4
+            nn.Conv2d(64, 64, 3, stride=1, padding=1), nn.ReLU(inplace=True),  # 4
+            nn.Flatten(),
+            nn.Linear(64 * 4 * 4, latent),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """A dense layer and four transposed-conv blocks from the latent vector back to 28x28 pixels in [0, 1]."""
+
+    def __init__(self, latent: int = 10) -> None:
+        super().__init__()
+        self.dense = nn.Sequential(nn.Linear(latent, 64 * 4 * 4), nn.ReLU(inplace=True))
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(64, 64, 3, stride=1, padding=1), nn.ReLU(inplace=True),                 # 4
+            nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True),                 # 7
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(inplace=True),  # 14
+            nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1),                       # 28
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.dense(z).view(-1, 64, 4, 4))
+
+
+class Autoencoder(nn.Module):
+    """Convolutional autoencoder with a 10-d latent space (seed 002's shape)."""
+
+    def __init__(self, latent: int = 10) -> None:
+        super().__init__()
+        self.encoder = Encoder(latent)
+        self.decoder = Decoder(latent)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def count_flops(model: nn.Module) -> int:
+    """Multiply-adds x 2 of conv and linear layers for one 28x28 image (norm and activations ignored)."""
+    flops = 0
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal flops
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            macs = output.numel() * per_output if isinstance(module, nn.Conv2d) else inputs[0].numel() * module.out_channels * module.kernel_size[0] * module.kernel_size[1]
+            flops += 2 * macs
+        elif isinstance(module, nn.Linear):
+            flops += 2 * module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28))
+    model.train(was_training)
+    for handle in handles:
+        handle.remove()
+    return flops
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
