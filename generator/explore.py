@@ -1,0 +1,71 @@
+"""The data page (seed 004's exploration): class counts, mean digits, intensities, z-score maps."""
+from __future__ import annotations
+
+import numpy as np
+
+from generator import charts
+from generator.data import Dataset
+from generator.gallery import PageResult, Picture, SpriteSheet, scored_items
+from generator.models import Models
+from generator.render import diverging_rgb, sprite_sheet, to_uint8
+
+SAMPLES_PER_CLASS = 10
+
+
+def class_means(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean image of each class, float [10,28,28] in [0,1]."""
+    return np.stack([images[labels == d].mean(axis=0) / 255.0 for d in range(10)])
+
+
+def z_score_maps(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per class, how far each pixel's class mean sits from the overall mean, in overall standard deviations."""
+    pixels = images.astype(np.float64) / 255.0
+    overall_mean, overall_std = pixels.mean(axis=0), pixels.std(axis=0)
+    means = np.stack([pixels[labels == d].mean(axis=0) for d in range(10)])
+    return np.where(overall_std > 1e-6, (means - overall_mean) / np.maximum(overall_std, 1e-6), 0.0)
+
+
+def z_map_sheet(maps: np.ndarray, scale: int = 4, gap: int = 4) -> np.ndarray:
+    """Ten diverging-colour maps side by side, each enlarged ``scale`` times, RGB uint8."""
+    limit = float(np.abs(maps).max())
+    tiles = [np.kron(diverging_rgb(m, limit), np.ones((scale, scale, 1), dtype=np.uint8)) for m in maps]
+    spacer = np.full((tiles[0].shape[0], gap, 3), 255, dtype=np.uint8)
+    row = [part for tile in tiles for part in (tile, spacer)][:-1]
+    return np.concatenate(row, axis=1)
+
+
+def sample_digits(images: np.ndarray, labels: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, list[int]]:
+    """A seeded random sample of ``per_class`` digits of each class, class by class."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)]
+    order = np.stack(picks, axis=1).ravel()  # column d holds class d, so a 10-wide sheet has one class per column
+    return images[order], [int(labels[i]) for i in order]
+
+
+def run(models: Models, dataset: Dataset, seed: int = 0) -> PageResult:
+    """Explore the training data and score the class means with the reader and judge."""
+    images, labels = dataset.train_images, dataset.train_labels
+    reader, judge = models.reader.module, models.judge.module
+    means = class_means(images, labels)
+    mean_sheet = SpriteSheet("data-means", to_uint8(np.concatenate([means, [images.mean(axis=0) / 255.0]])), columns=11)
+    sample_tiles, sample_labels = sample_digits(images, labels, SAMPLES_PER_CLASS, seed)
+    samples = SpriteSheet("data-samples", sample_tiles, columns=10)
+    train_counts = np.bincount(labels, minlength=10)
+    test_counts = np.bincount(dataset.test_labels, minlength=10)
+    z_maps = z_score_maps(images, labels)
+    counts, edges = np.histogram(images[images > 0], bins=np.linspace(0, 255, 18))
+    items = scored_items(mean_sheet, "class-mean", [*range(10), None], reader, judge,
+                         ids=[f"mean-{d}" for d in range(10)] + ["mean-all"])
+    items += scored_items(samples, "sample", sample_labels, reader, judge)
+    context = {
+        "train_size": int(len(labels)), "test_size": int(len(dataset.test_labels)),
+        "counts_chart": charts.bar_chart([str(d) for d in range(10)], train_counts.tolist(),
+                                         "Training digits per class", y_label="digits"),
+        "test_counts": test_counts.tolist(), "train_counts": train_counts.tolist(),
+        "ink_share": round(float((images > 0).mean()), 4),
+        "histogram_chart": charts.histogram(counts.tolist(), edges.tolist(), "Intensity of the inked pixels",
+                                            log_scale=True, x_label="pixel value (1–255)", y_label="pixels"),
+        "z_limit": round(float(np.abs(z_maps).max()), 2),
+    }
+    z_picture = Picture("data-zscores", z_map_sheet(z_maps))
+    return PageResult("data", items, [mean_sheet, samples], [z_picture], context)

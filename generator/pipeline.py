@@ -1,0 +1,157 @@
+"""The build: data → models → ONNX → experiments → site, each step cached, with a summary at the end."""
+from __future__ import annotations
+
+import datetime
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+from generator import evaluation, explore, home
+from generator.cache import Entry, code_hash, digest
+from generator.data import Dataset, load_dataset
+from generator.download import download_mnist
+from generator.export import export_checked
+from generator.gallery import PageResult
+from generator.models import Models, cache_key, get_models, resolve_device
+from generator.site import assemble, remove_leftovers
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation}
+SHARED_CODE = ("gallery", "charts", "render", "training")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a build depends on, from the command line."""
+
+    data: str | None = None
+    download: bool = False
+    out: Path = ROOT / "site"
+    cache: Path = ROOT / "models"
+    templates: Path = ROOT / "templates"
+    node_modules: Path = ROOT / "node_modules"
+    device: str = "auto"
+    seed: int = 0
+    quick: bool = False
+
+
+@dataclass
+class Summary:
+    """What each step did: rebuilt or cached, how long, and a short note."""
+
+    rows: list[tuple[str, str, float, str]] = field(default_factory=list)
+
+    def add(self, step: str, cached: bool, seconds: float, note: str = "") -> None:
+        """Record one step."""
+        self.rows.append((step, "cached" if cached else "rebuilt", seconds, note))
+
+    def table(self) -> str:
+        """A fixed-width table for the terminal."""
+        width = max(len(r[0]) for r in self.rows)
+        lines = [f"{'step':<{width}}  {'status':<7}  {'seconds':>7}  note"]
+        lines += [f"{step:<{width}}  {status:<7}  {seconds:>7.1f}  {note}" for step, status, seconds, note in self.rows]
+        return "\n".join(lines)
+
+
+def get_dataset(settings: Settings) -> Dataset:
+    """The embedded digits, a given IDX folder or CSV, or downloaded full MNIST."""
+    source = settings.data
+    if settings.download:
+        source = str(download_mnist(settings.cache / "mnist"))
+    return load_dataset(source, settings.cache / "data", node_modules=settings.node_modules, seed=settings.seed)
+
+
+def export_models(models: Models, dataset: Dataset, settings: Settings, summary: Summary) -> dict[str, Path]:
+    """ONNX files for the reader, the judge and the decoder, exported once per trained model."""
+    real = dataset.test_images[:64].astype(np.float32)[:, None] / 255.0
+    latents = models.autoencoder.module.encoder(torch.from_numpy(real)).detach().numpy()
+    jobs = [("reader", models.reader, models.reader.module, (1, 28, 28), "image", "logits", real),
+            ("judge", models.judge, models.judge.module, (1, 28, 28), "image", "logits", real),
+            ("decoder", models.autoencoder, models.autoencoder.module.decoder, (latents.shape[1],), "latent", "image", latents)]
+    files = {}
+    for name, trained, module, shape, input_name, output_name, inputs in jobs:
+        started = time.perf_counter()
+        entry = Entry(settings.cache / "onnx", f"{name}-{cache_key(trained.spec, dataset)}-{code_hash('export')}", "onnx")
+        hit = entry.load()
+        if hit is None:
+            tmp = entry.payload.with_suffix(".export")
+            diff = export_checked(module, tmp, shape, input_name, output_name, inputs, seed=settings.seed)
+            entry.store(tmp.read_bytes(), {"max_abs_diff": diff})
+            tmp.unlink()
+            hit = entry.load()
+        size_kb = entry.payload.stat().st_size / 1024
+        summary.add(f"onnx {name}", hit is not None and trained.cached and (time.perf_counter() - started) < 0.5,
+                    time.perf_counter() - started, f"{size_kb:.0f} KB, parity {hit[1]['max_abs_diff']:.1e}")
+        files[name] = entry.payload
+    return files
+
+
+def run_experiment(name: str, models: Models, dataset: Dataset, settings: Settings, summary: Summary) -> PageResult:
+    """One experiment's result, from the cache when its inputs and code are unchanged."""
+    started = time.perf_counter()
+    module = EXPERIMENTS[name]
+    key = digest(name, dataset.fingerprint, [cache_key(t.spec, dataset) for t in models.all()],
+                 code_hash(module.__name__.rsplit(".", 1)[1], *SHARED_CODE), settings.seed, settings.quick)
+    entry = Entry(settings.cache / "pages", f"{name}-{key}", "npz")
+    hit = entry.load()
+    if hit is not None:
+        result = PageResult.from_bytes(hit[0])
+    else:
+        result = module.run(models, dataset, seed=settings.seed)
+        entry.store(result.to_bytes(), {"page": name})
+    summary.add(f"page {name}", hit is not None, time.perf_counter() - started, f"{len(result.items)} items")
+    return result
+
+
+def commit_id() -> str:
+    """Short git commit of the working tree, or 'unknown'."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def build(settings: Settings) -> Summary:
+    """Build the whole site; raises InputError on bad data before anything is written to ``settings.out``."""
+    started = time.perf_counter()
+    summary = Summary()
+    remove_leftovers(settings.out)
+    dataset = get_dataset(settings)
+    summary.add("data", True, time.perf_counter() - started,
+                f"{dataset.name}: {len(dataset.train_labels):,} train / {len(dataset.test_labels):,} test")
+    device = resolve_device(settings.device)
+    torch.manual_seed(settings.seed)
+    models = get_models(dataset, settings.cache / "weights", device, quick=settings.quick)
+    for trained in models.all():
+        metric = trained.meta["metrics"]
+        note = (f"accuracy {metric['test_accuracy']:.2%}" if "test_accuracy" in metric
+                else f"reconstruction MSE {metric['reconstruction_mse']:.4f}")
+        summary.add(f"model {trained.spec.name}", trained.cached, 0.0 if trained.cached else trained.meta["seconds"], note)
+    onnx_files = export_models(models, dataset, settings, summary)
+    results = {name: run_experiment(name, models, dataset, settings, summary) for name in EXPERIMENTS}
+    results["index"] = home.run(results)
+    facts = build_facts(dataset, models, device, settings, time.perf_counter() - started)
+    render_started = time.perf_counter()
+    assemble(settings.out, settings.templates, results, facts,
+             {"models/reader.onnx": onnx_files["reader"], "models/decoder.onnx": onnx_files["decoder"]})
+    summary.add("site", False, time.perf_counter() - render_started, f"{settings.out}")
+    summary.add("total", False, time.perf_counter() - started, f"device {device}")
+    return summary
+
+
+def build_facts(dataset: Dataset, models: Models, device: torch.device, settings: Settings, seconds: float) -> dict:
+    """The build's facts shown in every page footer and on the home page."""
+    return {
+        "dataset": dataset.name, "source": dataset.source, "train_size": len(dataset.train_labels),
+        "test_size": len(dataset.test_labels), "reader_accuracy": models.reader.meta["metrics"]["test_accuracy"],
+        "judge_accuracy": models.judge.meta["metrics"]["test_accuracy"], "device": str(device),
+        "build_seconds": round(seconds, 1), "commit": commit_id(), "quick": settings.quick,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "training_device": models.reader.meta["device"],
+    }

@@ -1,0 +1,111 @@
+"""Site assembly: render page results through the Jinja templates into a temporary folder, then swap it in whole."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from generator.gallery import PageResult
+from generator.render import save_png, sprite_sheet
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the site: file stem, navigation title, and a line saying what it shows."""
+
+    name: str
+    title: str
+    summary: str
+
+
+PAGES: tuple[Page, ...] = (
+    Page("index", "Home", "What a small neural network thinks a handwritten digit is, and whether an independent judge agrees."),
+    Page("data", "Data", "The digits the models learn from: class counts, mean digits, intensities and z-score maps."),
+    Page("classifier", "Classifier", "The reader and the judge: architectures, training curves, confusion matrices."),
+    Page("hard", "Hard digits", "Every held-out digit the reader gets wrong, and training labels that look wrong."),
+    Page("dreams", "Dreams", "What the reader imagines each digit looks like, from noise, from the mean, and improved."),
+    Page("ambiguous", "Ambiguous pairs", "A 10×10 grid of digits that read as one number upright and another upside down."),
+    Page("muddle", "Muddle", "The autoencoder's latent space and digits caught between two classes."),
+    Page("synthetic", "Synthetic", "Bézier-stroke digits under growing jitter, and hard-example mining."),
+    Page("try", "Try it", "Draw a digit and watch the reader classify it, upright and upside down, in your browser."),
+)
+STATIC_DIR = "static"
+
+
+def environment(templates: Path) -> Environment:
+    """Jinja environment with autoescaping and strict undefined variables."""
+    env = Environment(loader=FileSystemLoader(templates), autoescape=select_autoescape(["html"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["percent"] = lambda v, digits=2: "–" if v is None else f"{100 * v:.{digits}f}%"
+    env.filters["thousands"] = lambda v: f"{v:,}"
+    return env
+
+
+def write_result(root: Path, result: PageResult) -> None:
+    """Write a result's sprite sheets, pictures and manifest under ``root``."""
+    for sheet in result.sprites:
+        save_png(root / sheet.path, sprite_sheet(sheet.tiles, sheet.columns))
+    for picture in result.pictures:
+        save_png(root / picture.path, picture.pixels)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "data" / f"{result.page}.json").write_text(json.dumps(result.manifest(), indent=1))
+
+
+def render_pages(root: Path, templates: Path, results: dict[str, PageResult], facts: dict) -> None:
+    """Render every page: a finished result through its own template, the rest as 'coming soon'."""
+    env = environment(templates)
+    sheets = {s.path: s for r in results.values() for s in r.sprites}
+    for page in PAGES:
+        result = results.get(page.name)
+        if result is None:
+            result = PageResult(page.name, context={"coming_soon": True})
+            write_result(root, result)
+        template = env.get_template("coming_soon.html" if result.context.get("coming_soon") else f"{page.name}.html")
+        html = template.render(page=page, pages=PAGES, result=result, results=results, facts=facts,
+                               sheets=sheets)
+        (root / f"{page.name}.html").write_text(html)
+
+
+def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], facts: dict,
+             files: dict[str, Path]) -> None:
+    """Build the whole site in a sibling temporary folder and swap it in; on any failure ``out_dir`` is untouched.
+
+    ``files`` maps site-relative paths (e.g. ``models/reader.onnx``) to files to copy in.
+    """
+    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        shutil.copytree(templates / STATIC_DIR, tmp / STATIC_DIR)
+        for result in results.values():
+            write_result(tmp, result)
+        for relative, source in files.items():
+            (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp / relative)
+        render_pages(tmp, templates, results, facts)
+        swap_in(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def swap_in(new: Path, target: Path) -> None:
+    """Replace ``target`` by ``new`` with two renames; the old tree is deleted only afterwards."""
+    old = target.with_name(f"{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_leftovers(out_dir: Path) -> None:
+    """Delete temporary folders that an interrupted earlier build left beside ``out_dir``."""
+    for stale in out_dir.parent.glob(f"{out_dir.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in out_dir.parent.glob(f"{out_dir.name}.old-*"):
+        if out_dir.exists():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.rename(out_dir)

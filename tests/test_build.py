@@ -1,0 +1,145 @@
+"""End-to-end: a quick build writes every page, image, sprite and manifest, and all links resolve."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag
+
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+from generator.site import PAGES
+
+PAGE_FILES = [f"{p.name}.html" for p in PAGES]
+
+
+class LinkCollector(HTMLParser):
+    """Every href/src in a page, and every <img> without alt text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.images_without_alt: list[str] = []
+        self.inline_handlers: list[str] = []
+        self.csp = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.links += [v for k, v in attrs if k in ("href", "src") and v]
+        if tag == "img" and values.get("alt") is None:
+            self.images_without_alt.append(values.get("src", "?"))
+        self.inline_handlers += [k for k, _ in attrs if k.startswith("on")]
+        if tag == "meta" and values.get("http-equiv") == "Content-Security-Policy":
+            self.csp = True
+
+
+def parse(page: Path) -> LinkCollector:
+    collector = LinkCollector()
+    collector.feed(page.read_text())
+    return collector
+
+
+def test_every_page_exists(quick_build):
+    out = quick_build["out"]
+    assert sorted(p.name for p in out.glob("*.html")) == sorted(PAGE_FILES)
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_links_and_images_resolve_locally(quick_build, page):
+    out = quick_build["out"]
+    collector = parse(out / page)
+    assert collector.csp, f"{page} has no Content-Security-Policy"
+    assert not collector.images_without_alt
+    assert not collector.inline_handlers
+    for link in collector.links:
+        assert not re.match(r"^[a-z]+:|^//|^/", link), f"{page}: non-relative link {link}"
+        target = urldefrag(link).url
+        if target:
+            assert (out / target).is_file(), f"{page}: broken link {link}"
+
+
+@pytest.mark.parametrize("page", [p.name for p in PAGES])
+def test_manifest_follows_schema(quick_build, page):
+    out = quick_build["out"]
+    manifest = json.loads((out / "data" / f"{page}.json").read_text())
+    assert manifest["page"] == page and manifest["schema"] == 1
+    for item in manifest["items"]:
+        assert {"id", "kind", "label", "image", "scores"} <= item.keys()
+        image = item["image"]
+        with Image.open(out / image["sprite"]) as sheet:
+            assert sheet.mode == "L"
+            assert 0 <= image["x"] <= sheet.width - 28 and 0 <= image["y"] <= sheet.height - 28
+            assert image["x"] % 28 == 0 and image["y"] % 28 == 0 and image["w"] == image["h"] == 28
+        for judge in ("reader", "judge"):
+            score = item["scores"][judge]
+            assert 0 <= score["predicted"] <= 9 and 0.0 <= score["confidence"] <= 1.0
+            assert (score["p_label"] is None) == (item["label"] is None)
+
+
+def test_core_pages_have_items_and_charts(quick_build):
+    out = quick_build["out"]
+    for page in ("data", "classifier"):
+        assert json.loads((out / "data" / f"{page}.json").read_text())["items"]
+        assert "<svg" in (out / f"{page}.html").read_text()
+    assert len(json.loads((out / "data" / "index.json").read_text())["items"]) == 10
+
+
+def test_reader_onnx_is_in_the_site(quick_build):
+    model = quick_build["out"] / "models" / "reader.onnx"
+    assert model.is_file() and 10_000 < model.stat().st_size <= 500_000
+    assert not list((quick_build["out"] / "models").glob("*.data"))
+
+
+def test_summary_table_reports_every_step(quick_build):
+    stdout = quick_build["stdout"]
+    for step in ("data", "model reader", "model judge", "model autoencoder", "onnx reader", "page data", "site", "total"):
+        assert re.search(rf"^{step}\s", stdout, re.M), step
+
+
+def test_warm_rebuild_uses_the_cache(quick_build):
+    result = run_cli("build", "--quick", "--device", "cpu", "--out", str(quick_build["out"]), "--cache", str(quick_build["cache"]))
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0] + " " + line.split()[1]: line for line in result.stdout.splitlines()[1:] if len(line.split()) > 2}
+    for step in ("model reader", "model judge", "page data", "page classifier"):
+        assert " cached " in rows[step], rows[step]
+
+
+def test_template_change_rerenders_pages_only(quick_build, tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    base = templates / "base.html"
+    base.write_text(base.read_text().replace("Skip to content", "Skip to the gallery"))
+    out = tmp_path / "site"
+    from generator.pipeline import Settings, build
+    summary = build(Settings(out=out, cache=quick_build["cache"], templates=templates, device="cpu", quick=True))
+    statuses = {row[0]: row[1] for row in summary.rows}
+    assert all(statuses[s] == "cached" for s in statuses if s.startswith(("model ", "page ")))
+    assert "Skip to the gallery" in (out / "data.html").read_text()
+
+
+def test_bad_data_leaves_the_previous_site_untouched(quick_build, tmp_path):
+    out = quick_build["out"]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    bad = tmp_path / "train.csv"
+    bad.write_text("label," + ",".join(f"pixel{i}" for i in range(784)) + "\n" + "3," + ",".join(["0"] * 783) + "\n")
+    result = run_cli("build", "--quick", "--data", str(bad), "--out", str(out), "--cache", str(quick_build["cache"]))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "train.csv" in result.stderr and "Traceback" not in result.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_missing_data_folder_is_one_line_error(tmp_path):
+    result = run_cli("build", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "site"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "nowhere" in result.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_help_lists_every_option():
+    result = run_cli("build", "--help")
+    for option in ("--data", "--download", "--out", "--cache", "--device", "--seed", "--quick"):
+        assert option in result.stdout
+    assert "classify" in run_cli("--help").stdout

@@ -1,0 +1,110 @@
+"""Networks, training determinism, the model cache and ONNX export."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from generator import networks
+from generator.data import Dataset, fingerprint_arrays
+from generator.export import export_checked, onnx_bytes, parity
+from generator.models import SPECS, ModelSpec, cache_key, get_model
+from generator.training import TrainConfig
+
+TINY = TrainConfig(epochs=1, train_limit=300, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    """A small real dataset: 600 train / 200 test digits from the embedded MNIST sample."""
+    from generator.data import embedded_dataset
+    root = Path(__file__).resolve().parent.parent
+    full = embedded_dataset(root / "node_modules", root / "models" / "data")
+    rng = np.random.default_rng(0)
+    train, test = rng.choice(len(full.train_labels), 600, replace=False), rng.choice(len(full.test_labels), 200, replace=False)
+    arrays = (full.train_images[train], full.train_labels[train], full.test_images[test], full.test_labels[test])
+    return Dataset("small", "test subset", *arrays, fingerprint=fingerprint_arrays(*arrays))
+
+
+def spec(role: str = "reader", **train) -> ModelSpec:
+    base = next(s for s in SPECS if s.role == role)
+    return replace(base, train=replace(TINY, seed=base.train.seed, augmentation=base.train.augmentation, **train))
+
+
+@pytest.mark.parametrize("architecture", ["Reader", "Judge", "Autoencoder"])
+def test_every_network_takes_ink_on_black_28x28(architecture):
+    model = getattr(networks, architecture)().eval()
+    out = model(torch.zeros(3, 1, 28, 28))
+    assert out.shape == ((3, 1, 28, 28) if architecture == "Autoencoder" else (3, 10))
+
+
+def test_reader_is_cheap():
+    assert networks.count_flops(networks.Reader()) <= 5_000_000
+
+
+def test_judge_differs_from_the_reader_in_architecture_and_recipe():
+    reader, judge = (next(s for s in SPECS if s.role == r) for r in ("reader", "judge"))
+    assert reader.architecture != judge.architecture
+    assert reader.train.augmentation != judge.train.augmentation and reader.train.seed != judge.train.seed
+
+
+def test_seeded_training_is_reproducible(dataset, tmp_path):
+    first = get_model(spec(), dataset, tmp_path / "a", torch.device("cpu"))
+    second = get_model(spec(), dataset, tmp_path / "b", torch.device("cpu"))
+    assert not first.cached and not second.cached
+    assert first.meta["history"]["train_loss"] == second.meta["history"]["train_loss"]
+    for a, b in zip(first.module.state_dict().values(), second.module.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_cache_hit_and_key_changes(dataset, tmp_path):
+    trained = get_model(spec(), dataset, tmp_path, torch.device("cpu"))
+    again = get_model(spec(), dataset, tmp_path, torch.device("cpu"))
+    assert again.cached and again.meta["metrics"] == trained.meta["metrics"]
+    assert cache_key(spec(learning_rate=1e-3), dataset) != cache_key(spec(), dataset)
+    other = replace(dataset, fingerprint="0" * 64)
+    assert cache_key(spec(), other) != cache_key(spec(), dataset)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete-meta"])
+def test_corrupt_cache_is_retrained_not_loaded(dataset, tmp_path, damage):
+    get_model(spec(), dataset, tmp_path, torch.device("cpu"))
+    (weights,) = tmp_path.glob("reader-*.pt")
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "garbage":
+        weights.write_bytes(b"\0" * weights.stat().st_size)
+    else:
+        weights.with_suffix(".json").unlink()
+    rebuilt = get_model(spec(), dataset, tmp_path, torch.device("cpu"))
+    assert not rebuilt.cached
+    assert get_model(spec(), dataset, tmp_path, torch.device("cpu")).cached
+
+
+@pytest.mark.parametrize("architecture,shape", [("Reader", (1, 28, 28)), ("Judge", (1, 28, 28))])
+def test_onnx_matches_pytorch_on_real_and_random_inputs(dataset, tmp_path, architecture, shape):
+    model = getattr(networks, architecture)().eval()
+    real = dataset.test_images[:32, None].astype(np.float32) / 255.0
+    path = tmp_path / "model.onnx"
+    diff = export_checked(model, path, shape, "image", "logits", real)
+    assert diff <= 1e-4
+    proto = onnx.load(str(path))
+    assert proto.ir_version <= 13 and not list(tmp_path.glob("*.data"))
+    assert all(init.data_location == onnx.TensorProto.DEFAULT for init in proto.graph.initializer)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch
+    assert parity(model, path.read_bytes(), np.random.default_rng(5).random((100, *shape), dtype=np.float32)) <= 1e-4
+
+
+def test_decoder_onnx_parity():
+    decoder = networks.Decoder().eval()
+    latents = np.random.default_rng(1).normal(size=(16, 10)).astype(np.float32)
+    assert parity(decoder, onnx_bytes(decoder, (10,), "latent", "image"), latents) <= 1e-4
+
+
+def test_reader_onnx_is_small(tmp_path):
+    data = onnx_bytes(networks.Reader().eval(), (1, 28, 28), "image", "logits")
+    assert len(data) <= 500_000
