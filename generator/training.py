@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 
@@ -28,6 +29,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     seed: int = 0
     train_limit: int | None = None      # train on a seeded random subset of N digits (quick builds)
+    ema_decay: float = 0.0              # keep an exponential moving average of the weights and end with it
+    clean_epochs: int = 0               # the last N epochs see un-augmented digits
 
 
 @dataclass
@@ -121,27 +124,32 @@ def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     steps = math.ceil(len(x) / config.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.epochs * steps)
+    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True) if config.ema_decay else None
     history, started = History(), time.perf_counter()
     for epoch in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
         model.train()
         order = torch.randperm(len(x), generator=gen, device=device)
+        augmentation = "none" if epoch >= config.epochs - config.clean_epochs else config.augmentation
         loss_sum, correct = 0.0, 0
         for start in range(0, len(x), config.batch_size):
             idx = order[start:start + config.batch_size]
-            batch = augment(x[idx], config.augmentation, gen)
-            logits = model(batch)
+            logits = model(augment(x[idx], augmentation, gen))
             loss = F.cross_entropy(logits, y[idx], label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
+            if average is not None:
+                average.update_parameters(model)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y[idx]).sum().item()
-        test_loss, test_accuracy = evaluate(model, test_x, test_y)
+        test_loss, test_accuracy = evaluate(average.module if average else model, test_x, test_y)
         history.train_loss.append(loss_sum / len(x))
         history.train_accuracy.append(correct / len(x))
         history.test_loss.append(test_loss)
         history.test_accuracy.append(test_accuracy)
+    if average is not None:
+        model.load_state_dict(average.module.state_dict())
     history.seconds = time.perf_counter() - started
     history.seconds_per_epoch = history.seconds / max(config.epochs, 1)
     model.eval()

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""`make bench`: speed figures measured side by side in one run, written to bench/RESULTS.md.
+
+- reader inference: our reader against a seed-004-like 4-conv network (19 MFLOP/img), CPU, as a ratio;
+- training: seconds per epoch and held-out accuracy of each model, from a cold default build;
+- the whole build from a cold cache and a warm no-change rebuild;
+- the size of the built site.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator.networks import Normalize, Reader, count_flops  # noqa: E402
+
+
+def seed_like_network() -> nn.Module:
+    """Seed 004's classifier shape: 4 conv layers (32 filters), 2 max-pools, dense 128."""
+    return nn.Sequential(
+        Normalize(), nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 6 * 6, 128), nn.ReLU(), nn.Linear(128, 10),
+    )
+
+
+def images_per_second(model: nn.Module, batch: int = 500, seconds: float = 3.0) -> float:
+    """Inference throughput on the CPU at a fixed batch size, over about ``seconds``."""
+    model.eval()
+    x = torch.rand(batch, 1, 28, 28)
+    with torch.no_grad():
+        model(x)
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            model(x)
+            count += batch
+    return count / (time.perf_counter() - started)
+
+
+def timed_build(out: Path, cache: Path) -> tuple[float, str]:
+    """Wall-clock seconds of one `build.py build` and its printed summary."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, str(ROOT / "build.py"), "build", "--device", "cpu", "--out", str(out),
+                             "--cache", str(cache)], capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, result.stdout
+
+
+def folder_size(path: Path) -> int:
+    """Total bytes of the files under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def training_rows(cache: Path) -> list[str]:
+    """One table row per trained model, from the cache metadata of the cold build."""
+    rows = []
+    for meta_path in sorted((cache / "weights").glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        metric = meta["metrics"]
+        score = f"{metric['test_accuracy']:.2%}" if "test_accuracy" in metric else f"MSE {metric['reconstruction_mse']:.4f}"
+        rows.append(f"| {meta['name']} | {meta['device']} | {meta['train']['epochs']} | "
+                    f"{meta['history']['seconds_per_epoch']:.2f} | {meta['seconds']:.0f} | {score} |")
+    return rows
+
+
+def main() -> None:
+    """Run every measurement and write bench/RESULTS.md."""
+    reader, seed_net = Reader(), seed_like_network()
+    ours, theirs = images_per_second(reader), images_per_second(seed_net)
+    with tempfile.TemporaryDirectory() as tmp:
+        out, cache = Path(tmp) / "site", Path(tmp) / "models"
+        cold, summary = timed_build(out, cache)
+        warm, _ = timed_build(out, cache)
+        site_bytes = folder_size(out)
+        rows = training_rows(cache)
+    lines = [
+        "# Benchmarks", "",
+        f"Measured {datetime.date.today()} on {platform.machine()} with {os.cpu_count()} CPU cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; `make bench` rewrites this file.", "",
+        "## Reader inference (CPU, batches of 500, side by side)", "",
+        "| network | MFLOP / image | images / s |", "| --- | --- | --- |",
+        f"| reader (ours) | {count_flops(reader) / 1e6:.2f} | {ours:,.0f} |",
+        f"| seed-004-like 4-conv net | {count_flops(seed_net) / 1e6:.2f} | {theirs:,.0f} |",
+        "", f"The reader is **{ours / theirs:.1f}×** faster at {count_flops(seed_net) / count_flops(reader):.1f}× fewer FLOPs.", "",
+        "## Training (cold default build, CPU)", "",
+        "| model | device | epochs | s / epoch | total s | held-out |", "| --- | --- | --- | --- | --- | --- |", *rows, "",
+        "## Whole build on the embedded data", "",
+        "| build | seconds |", "| --- | --- |",
+        f"| cold cache (set-up excluded) | {cold:.0f} |", f"| warm, nothing changed | {warm:.1f} |",
+        f"| ratio | {cold / warm:.0f}× |", "",
+        f"Site size: {site_bytes / 1e6:.2f} MB.", "",
+        "Cold build summary:", "", "```", summary.strip(), "```", "",
+    ]
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
