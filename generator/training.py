@@ -13,7 +13,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 
@@ -29,7 +28,6 @@ class TrainConfig:
     label_smoothing: float = 0.0
     seed: int = 0
     train_limit: int | None = None      # train on a seeded random subset of N digits (quick builds)
-    ema_decay: float = 0.0              # keep an exponential moving average of the weights and end with it
     clean_epochs: int = 0               # the last N epochs see un-augmented digits
 
 
@@ -53,7 +51,7 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
 def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, zoom: float = 0.1, shift: float = 0.1) -> torch.Tensor:
     """Seed 004's augmentation: random rotation (±degrees), zoom (±zoom) and shift (±shift of the width)."""
     n = x.shape[0]
-    u = torch.rand(n, 4, generator=gen, device=gen.device).to(x.device) * 2 - 1
+    u = torch.rand(n, 4, generator=gen, device=x.device) * 2 - 1
     angle = u[:, 0] * math.radians(degrees)
     scale = 1.0 + u[:, 1] * zoom
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
@@ -65,10 +63,10 @@ def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, 
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
-def random_elastic(x: torch.Tensor, gen: torch.Generator, alpha: float = 2.5, sigma: float = 4.0) -> torch.Tensor:
+def random_elastic(x: torch.Tensor, gen: torch.Generator, alpha: float = 2.0, sigma: float = 4.0) -> torch.Tensor:
     """Simard-style elastic distortion: a smoothed random displacement field of about ``alpha`` pixels."""
     n, _, h, w = x.shape
-    noise = (torch.rand(n, 2, h, w, generator=gen, device=gen.device).to(x.device) * 2 - 1)
+    noise = torch.rand(n, 2, h, w, generator=gen, device=x.device) * 2 - 1
     radius = int(2 * sigma)
     kernel_1d = torch.exp(-torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype) ** 2 / (2 * sigma**2))
     kernel_1d = kernel_1d / kernel_1d.sum()
@@ -85,7 +83,7 @@ def augment(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
     if kind == "affine":
         return random_affine(x, gen)
     if kind == "elastic":
-        return random_affine(random_elastic(x, gen), gen, degrees=15.0, zoom=0.12, shift=0.08)
+        return random_affine(random_elastic(x, gen), gen, degrees=12.0, zoom=0.1, shift=0.08)
     return x
 
 
@@ -110,84 +108,84 @@ def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> 
     return torch.cat(parts).double().cpu().numpy()
 
 
+def _setup(model: nn.Module, tensors: list[torch.Tensor], config: TrainConfig, device: torch.device):
+    """Seed, move data and model to the device, take the quick-build subset, make optimiser and schedule."""
+    torch.manual_seed(config.seed)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    tensors = [t.to(device) for t in tensors]
+    if config.train_limit:
+        keep = torch.randperm(len(tensors[0]), generator=gen, device=device)[:config.train_limit]
+        tensors = [t[keep] for t in tensors]
+    model.to(device)
+    steps = config.epochs * math.ceil(len(tensors[0]) / config.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=steps)
+    return gen, tensors, optimizer, schedule
+
+
+def _batches(count: int, config: TrainConfig, gen: torch.Generator) -> list[torch.Tensor]:
+    """One epoch's shuffled index batches."""
+    order = torch.randperm(count, generator=gen, device=gen.device)
+    return [order[start:start + config.batch_size] for start in range(0, count, config.batch_size)]
+
+
+def _step(optimizer: torch.optim.Optimizer, schedule, loss: torch.Tensor) -> None:
+    """One optimisation step and one schedule step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+
+
+def _finish(model: nn.Module, history: History, started: float, epochs: int) -> History:
+    """Record the timing and leave the model in eval mode."""
+    history.seconds = time.perf_counter() - started
+    history.seconds_per_epoch = history.seconds / max(epochs, 1)
+    model.eval()
+    return history
+
+
 def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
                      config: TrainConfig, device: torch.device, desc: str) -> History:
     """Train with AdamW and a one-cycle schedule; returns per-epoch curves on train and test."""
-    torch.manual_seed(config.seed)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
-    x, y = (t.to(device) for t in train)
+    gen, (x, y), optimizer, schedule = _setup(model, list(train), config, device)
     test_x, test_y = (t.to(device) for t in test)
-    if config.train_limit:
-        keep = torch.randperm(len(x), generator=gen, device=device)[:config.train_limit]
-        x, y = x[keep], y[keep]
-    model.to(device)
-    steps = math.ceil(len(x) / config.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.epochs * steps)
-    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True) if config.ema_decay else None
     history, started = History(), time.perf_counter()
     for epoch in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
         model.train()
-        order = torch.randperm(len(x), generator=gen, device=device)
         augmentation = "none" if epoch >= config.epochs - config.clean_epochs else config.augmentation
         loss_sum, correct = 0.0, 0
-        for start in range(0, len(x), config.batch_size):
-            idx = order[start:start + config.batch_size]
+        for idx in _batches(len(x), config, gen):
             logits = model(augment(x[idx], augmentation, gen))
             loss = F.cross_entropy(logits, y[idx], label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            if average is not None:
-                average.update_parameters(model)
+            _step(optimizer, schedule, loss)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y[idx]).sum().item()
-        test_loss, test_accuracy = evaluate(average.module if average else model, test_x, test_y)
+        test_loss, test_accuracy = evaluate(model, test_x, test_y)
         history.train_loss.append(loss_sum / len(x))
         history.train_accuracy.append(correct / len(x))
         history.test_loss.append(test_loss)
         history.test_accuracy.append(test_accuracy)
-    if average is not None:
-        model.load_state_dict(average.module.state_dict())
-    history.seconds = time.perf_counter() - started
-    history.seconds_per_epoch = history.seconds / max(config.epochs, 1)
-    model.eval()
-    return history
+    return _finish(model, history, started, config.epochs)
 
 
 def train_autoencoder(model: nn.Module, train: torch.Tensor, test: torch.Tensor, config: TrainConfig,
                       device: torch.device, desc: str) -> History:
     """Train to reconstruct its input (binary cross-entropy on pixels); curves hold per-pixel MSE."""
-    torch.manual_seed(config.seed)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
-    x, test_x = train.to(device), test.to(device)
-    if config.train_limit:
-        x = x[torch.randperm(len(x), generator=gen, device=device)[:config.train_limit]]
-    model.to(device)
-    steps = math.ceil(len(x) / config.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.epochs * steps)
+    gen, (x,), optimizer, schedule = _setup(model, [train], config, device)
+    test_x = test.to(device)
     history, started = History(), time.perf_counter()
-    for epoch in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
+    for _ in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
         model.train()
-        order = torch.randperm(len(x), generator=gen, device=device)
         mse_sum = 0.0
-        for start in range(0, len(x), config.batch_size):
-            batch = augment(x[order[start:start + config.batch_size]], config.augmentation, gen)
+        for idx in _batches(len(x), config, gen):
+            batch = augment(x[idx], config.augmentation, gen)
             output = model(batch)
-            loss = F.binary_cross_entropy(output, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+            _step(optimizer, schedule, F.binary_cross_entropy(output, batch))
             mse_sum += F.mse_loss(output, batch, reduction="sum").item() / 784
         history.train_loss.append(mse_sum / len(x))
         history.test_loss.append(reconstruction_error(model, test_x))
-    history.seconds = time.perf_counter() - started
-    history.seconds_per_epoch = history.seconds / max(config.epochs, 1)
-    model.eval()
-    return history
+    return _finish(model, history, started, config.epochs)
 
 
 def reconstruction_error(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> float:

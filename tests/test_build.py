@@ -143,3 +143,27 @@ def test_help_lists_every_option():
     for option in ("--data", "--download", "--out", "--cache", "--device", "--seed", "--quick"):
         assert option in result.stdout
     assert "classify" in run_cli("--help").stdout
+
+
+def test_failed_render_leaves_the_previous_site_untouched(quick_build, tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    (templates / "classifier.html").write_text("{% extends 'base.html' %}{% block content %}{{ no_such_value.x }}{% endblock %}")
+    out = quick_build["out"]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    from generator.pipeline import Settings, build
+    with pytest.raises(Exception):
+        build(Settings(out=out, cache=quick_build["cache"], templates=templates, device="cpu", quick=True))
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+    assert not list(out.parent.glob("site.tmp-*")) and not list(out.parent.glob("site.old-*"))
+
+
+def test_leftovers_of_a_killed_build_are_cleaned_up(tmp_path):
+    from generator.site import remove_leftovers
+    out = tmp_path / "site"
+    (tmp_path / "site.tmp-123").mkdir()
+    (tmp_path / "site.old-456").mkdir()
+    (tmp_path / "site.old-456" / "index.html").write_text("previous")
+    remove_leftovers(out)  # killed between the two renames: the previous site is restored
+    assert (out / "index.html").read_text() == "previous"
+    assert not list(tmp_path.glob("site.*-*"))

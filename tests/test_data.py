@@ -569,3 +569,19 @@ def test_download_all_mirrors_fail(tmp_path, mirror):
     shutil.rmtree(dest)
     message = raises_input_error(download_mnist, dest, mirrors=[base + "nothing/"], checksums=checksums, timeout=5)
     assert message.startswith(base + "nothing/train-images-idx3-ubyte.gz: ") and "404" in message
+
+
+def test_build_download_with_bad_checksums_is_one_line_error(tmp_path, mirror):
+    """The CLI path: --download from a mirror whose files are not the real MNIST → exit 2, no site."""
+    import subprocess
+    import sys
+    www, base = mirror
+    _publish(www, "fake", idx_payloads())
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, str(root / "build.py"), "build", "--download", "--mirror", base + "fake/",
+                             "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "site")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "checksum mismatch" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "site").exists()
+    assert not list((tmp_path / "cache" / "mnist").glob("*.gz"))
