@@ -20,7 +20,9 @@ SUBCOMMANDS = ("build", "classify")
 
 def parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
-    top = argparse.ArgumentParser(prog="build.py", description="Build the Digit Dreams site or classify digits.")
+    top = argparse.ArgumentParser(prog="build.py", description="Build the Digit Dreams site or classify digits.",
+                                  epilog="Without a subcommand, `build` runs. `python build.py build --help` and "
+                                  "`python build.py classify --help` list their options.")
     sub = top.add_subparsers(dest="command", metavar="{build,classify}")
     build = sub.add_parser("build", help="train (or load cached) models, run every experiment, write the site (default)",
                            description="Train or load the models, run the experiments and write the static site.")

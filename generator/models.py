@@ -42,7 +42,7 @@ class ModelSpec:
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("reader", "reader", "Reader", train=TrainConfig(epochs=30, seed=0)),
-    ModelSpec("judge", "judge", "Judge", train=TrainConfig(epochs=25, seed=7919, learning_rate=2e-3, augmentation="elastic")),
+    ModelSpec("judge", "judge", "Judge", train=TrainConfig(epochs=30, seed=7919, learning_rate=2e-3, augmentation="elastic")),
     ModelSpec("ensemble-wide", "ensemble", "Reader", (("widths", (24, 48, 64)),), TrainConfig(epochs=15, seed=101)),
     ModelSpec("ensemble-k5", "ensemble", "Reader", (("kernel", 5),), TrainConfig(epochs=15, seed=202)),
     ModelSpec("ensemble-smooth", "ensemble", "Reader", (("dropout", 0.4),), TrainConfig(epochs=15, seed=303, label_smoothing=0.1)),
