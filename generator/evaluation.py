@@ -8,7 +8,7 @@ import torch
 
 from generator import charts
 from generator.data import Dataset
-from generator.gallery import PageResult, SpriteSheet, scored_items
+from generator.gallery import PageResult, RunContext, SpriteSheet, scored_items
 from generator.models import Models, TrainedModel
 from generator.training import images_to_tensor, predict_proba
 
@@ -87,7 +87,7 @@ def confusion_chart(name: str, matrix: np.ndarray) -> str:
                           vmin=0, vmax=float(max(off_diagonal.max(), 1) * 2))
 
 
-def run(models: Models, dataset: Dataset, seed: int = 0) -> PageResult:
+def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
     """Evaluate every classifier on the held-out digits and describe them."""
     test_x = images_to_tensor(dataset.test_images)
     labels = dataset.test_labels
@@ -100,7 +100,7 @@ def run(models: Models, dataset: Dataset, seed: int = 0) -> PageResult:
         if trained.spec.role in ("reader", "judge"):
             confusions[trained.spec.name] = confusion_chart(trained.spec.name, confusion_matrix(labels, predicted))
     cards.append(model_card(models.autoencoder, None))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(context.seed)
     pick = np.sort(rng.choice(len(labels), SAMPLE_SIZE, replace=False))
     sample = SpriteSheet("classifier-sample", dataset.test_images[pick], columns=10)
     items = scored_items(sample, "held-out", [int(labels[i]) for i in pick], models.reader.module, models.judge.module,

@@ -5,7 +5,7 @@ import numpy as np
 
 from generator import charts
 from generator.data import Dataset
-from generator.gallery import PageResult, Picture, SpriteSheet, scored_items
+from generator.gallery import PageResult, RunContext, Picture, SpriteSheet, scored_items
 from generator.models import Models
 from generator.render import diverging_rgb, sprite_sheet, to_uint8
 
@@ -42,13 +42,13 @@ def sample_digits(images: np.ndarray, labels: np.ndarray, per_class: int, seed: 
     return images[order], [int(labels[i]) for i in order]
 
 
-def run(models: Models, dataset: Dataset, seed: int = 0) -> PageResult:
+def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
     """Explore the training data and score the class means with the reader and judge."""
     images, labels = dataset.train_images, dataset.train_labels
     reader, judge = models.reader.module, models.judge.module
     means = class_means(images, labels)
     mean_sheet = SpriteSheet("data-means", to_uint8(np.concatenate([means, [images.mean(axis=0) / 255.0]])), columns=11)
-    sample_tiles, sample_labels = sample_digits(images, labels, SAMPLES_PER_CLASS, seed)
+    sample_tiles, sample_labels = sample_digits(images, labels, SAMPLES_PER_CLASS, context.seed)
     samples = SpriteSheet("data-samples", sample_tiles, columns=10)
     train_counts = np.bincount(labels, minlength=10)
     test_counts = np.bincount(dataset.test_labels, minlength=10)

@@ -1,6 +1,6 @@
 """What an experiment returns: sprite sheets of digits, other pictures, manifest items and template data.
 
-Every experiment module has one entry point ``run(models, dataset, settings) -> PageResult``;
+Every experiment module has one entry point ``run(models, dataset, context: RunContext) -> PageResult``;
 the site layer only writes what a ``PageResult`` holds. Results round-trip through one
 ``.npz`` so the build can cache them.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +26,16 @@ from generator.render import tile_position
 from generator.training import predict_proba
 
 TILE = 28
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What an experiment may know about the build besides models and data."""
+
+    seed: int = 0
+    quick: bool = False                 # tests and previews: do a small fraction of the work
+    cache: Path | None = None           # a folder where the experiment may cache models it trains itself
+    device: str = "cpu"                 # torch device for any training it does
 
 
 @dataclass
@@ -74,6 +85,7 @@ class PageResult:
     sprites: list[SpriteSheet] = field(default_factory=list)
     pictures: list[Picture] = field(default_factory=list)
     context: dict = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)   # site-relative path -> file to copy there
 
     def manifest(self) -> dict:
         """The JSON written to ``site/data/<page>.json``."""
@@ -84,7 +96,8 @@ class PageResult:
         arrays = {f"sprite_{i}": s.tiles for i, s in enumerate(self.sprites)}
         arrays |= {f"picture_{i}": p.pixels for i, p in enumerate(self.pictures)}
         meta = {"page": self.page, "items": self.items, "context": self.context,
-                "sprites": [(s.name, s.columns) for s in self.sprites], "pictures": [p.name for p in self.pictures]}
+                "sprites": [(s.name, s.columns) for s in self.sprites], "pictures": [p.name for p in self.pictures],
+                "files": self.files}
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
         return buffer.getvalue()
@@ -96,7 +109,7 @@ class PageResult:
             meta = json.loads(npz["meta"].tobytes())
             sprites = [SpriteSheet(name, npz[f"sprite_{i}"], columns) for i, (name, columns) in enumerate(meta["sprites"])]
             pictures = [Picture(name, npz[f"picture_{i}"]) for i, name in enumerate(meta["pictures"])]
-        return cls(meta["page"], meta["items"], sprites, pictures, meta["context"])
+        return cls(meta["page"], meta["items"], sprites, pictures, meta["context"], meta["files"])
 
 
 def score(model: nn.Module, images: np.ndarray, labels: np.ndarray | None = None) -> list[dict]:

@@ -16,7 +16,7 @@ from generator.cache import Entry, code_hash, digest
 from generator.data import Dataset, load_dataset
 from generator.download import MNIST_MIRRORS, download_mnist
 from generator.export import export_checked
-from generator.gallery import PageResult
+from generator.gallery import PageResult, RunContext
 from generator.models import Models, cache_key, get_models, resolve_device
 from generator.site import assemble, remove_leftovers
 
@@ -109,7 +109,9 @@ def run_experiment(name: str, models: Models, dataset: Dataset, settings: Settin
     if hit is not None:
         result = PageResult.from_bytes(hit[0])
     else:
-        result = module.run(models, dataset, seed=settings.seed)
+        context = RunContext(seed=settings.seed, quick=settings.quick, cache=settings.cache / "experiments",
+                             device=str(resolve_device(settings.device)))
+        result = module.run(models, dataset, context)
         entry.store(result.to_bytes(), {"page": name})
     summary.add(f"page {name}", status(hit is not None), time.perf_counter() - started, f"{len(result.items)} items")
     return result

@@ -46,13 +46,21 @@ def environment(templates: Path) -> Environment:
 
 
 def write_result(root: Path, result: PageResult) -> None:
-    """Write a result's sprite sheets, pictures and manifest under ``root``."""
+    """Write a result's sprite sheets, pictures, files and manifest under ``root``."""
+    for relative, source in result.files.items():
+        copy_file(Path(source), root / relative)
     for sheet in result.sprites:
         save_png(root / sheet.path, sprite_sheet(sheet.tiles, sheet.columns))
     for picture in result.pictures:
         save_png(root / picture.path, picture.pixels)
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "data" / f"{result.page}.json").write_text(json.dumps(result.manifest(), indent=1))
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy one file into the site, creating folders."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
 
 
 def render_pages(root: Path, templates: Path, results: dict[str, PageResult], facts: dict) -> None:
@@ -83,8 +91,7 @@ def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], fac
         for result in results.values():
             write_result(tmp, result)
         for relative, source in files.items():
-            (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, tmp / relative)
+            copy_file(source, tmp / relative)
         render_pages(tmp, templates, results, facts)
         swap_in(tmp, out_dir)
     finally:
