@@ -124,6 +124,8 @@ def score(model: nn.Module, images: np.ndarray, labels: np.ndarray | None = None
 def scored_items(sheet: SpriteSheet, kind: str, labels: list[int | None], reader: nn.Module, judge: nn.Module,
                  ids: list[str] | None = None) -> list[dict]:
     """Manifest items for every tile of ``sheet``, with reader and judge scores."""
+    if not len(sheet.tiles):
+        return []
     label_array = np.array(labels, dtype=object)
     reader_scores = score(reader, sheet.tiles, label_array)
     judge_scores = score(judge, sheet.tiles, label_array)

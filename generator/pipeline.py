@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from generator import evaluation, explore, home
+from generator import evaluation, explore, hard, home
 from generator.cache import Entry, code_hash, digest
 from generator.data import Dataset, load_dataset
 from generator.download import MNIST_MIRRORS, download_mnist
@@ -21,7 +21,7 @@ from generator.models import Models, cache_key, get_models, resolve_device
 from generator.site import assemble, remove_leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation}
+EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard}
 SHARED_CODE = ("gallery", "charts", "render", "training")
 
 

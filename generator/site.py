@@ -50,7 +50,8 @@ def write_result(root: Path, result: PageResult) -> None:
     for relative, source in result.files.items():
         copy_file(Path(source), root / relative)
     for sheet in result.sprites:
-        save_png(root / sheet.path, sprite_sheet(sheet.tiles, sheet.columns))
+        if len(sheet.tiles):
+            save_png(root / sheet.path, sprite_sheet(sheet.tiles, sheet.columns))
     for picture in result.pictures:
         save_png(root / picture.path, picture.pixels)
     (root / "data").mkdir(parents=True, exist_ok=True)
