@@ -5,6 +5,7 @@
     python build.py build --quick        # tiny, fast build (tests, previews)
     python build.py classify a.png b.png
     python build.py classify --csv test.csv --out submission.csv
+    python build.py synth --count 1000 --jitter 2 --out digits.npz --sheet digits.png
 """
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from pathlib import Path
 from generator.errors import InputError
 
 ROOT = Path(__file__).resolve().parent
-SUBCOMMANDS = ("build", "classify")
+SUBCOMMANDS = ("build", "classify", "synth")
 
 
 def parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     top = argparse.ArgumentParser(prog="build.py", description="Build the Digit Dreams site or classify digits.",
-                                  epilog="Without a subcommand, `build` runs. `python build.py build --help` and "
-                                  "`python build.py classify --help` list their options.")
-    sub = top.add_subparsers(dest="command", metavar="{build,classify}")
+                                  epilog="Without a subcommand, `build` runs. `python build.py build --help`, "
+                                  "`python build.py classify --help` and `python build.py synth --help` list their options.")
+    sub = top.add_subparsers(dest="command", metavar="{build,classify,synth}")
     build = sub.add_parser("build", help="train (or load cached) models, run every experiment, write the site (default)",
                            description="Train or load the models, run the experiments and write the static site.")
     build.add_argument("--data", metavar="PATH", help="a folder with the four MNIST IDX files (plain or .gz), or a "
@@ -48,6 +49,16 @@ def parser() -> argparse.ArgumentParser:
     classify.add_argument("--out", type=Path, help="where to write the Kaggle submission (ImageId,Label) for --csv")
     classify.add_argument("--model", type=Path, default=ROOT / "site" / "models" / "reader.onnx",
                           help="the ONNX classifier (default: site/models/reader.onnx, written by `make site`)")
+    synth = sub.add_parser("synth", help="draw synthetic Bézier-stroke digits (seed 004) into an .npz",
+                           description="Draw jittered Bézier-stroke digits, MNIST-style (ink 255 on 0, 28x28), into an "
+                           ".npz with `images` (uint8 N x 28 x 28) and `labels` (uint8 N). Labels cycle through --digits.")
+    synth.add_argument("--count", metavar="N", default="1000", help="how many digits (default: 1000)")
+    synth.add_argument("--jitter", metavar="R", default="0", help="how far each control point may move, in pixels "
+                       "(>= 0; default: 0, the seed's templates)")
+    synth.add_argument("--digits", metavar="SPEC", default="0-9", help="which digits: 0-9, 3, 1,4,7 or 0-4,7 (default: 0-9)")
+    synth.add_argument("--seed", metavar="S", default="0", help="random seed (default: 0)")
+    synth.add_argument("--out", type=Path, metavar="FILE.npz", help="where to write the digits (required)")
+    synth.add_argument("--sheet", type=Path, metavar="FILE.png", help="also write a contact sheet of the first 200 digits")
     return top
 
 
@@ -77,6 +88,55 @@ def run_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_synth(args: argparse.Namespace) -> int:
+    """Draw synthetic digits into an .npz (and a contact sheet), after checking every argument."""
+    import math
+    import time
+
+    def number(option: str, text: str, kind: type, low: float, high: float) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise InputError(option, f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not math.isfinite(value):
+            raise InputError(option, f"{text!r} is not a finite number")
+        if not low <= value <= high:
+            raise InputError(option, f"must be from {low:,} to {high:,}, got {text}")
+        return value
+
+    count = number("--count", args.count, int, 1, 1_000_000)
+    jitter = number("--jitter", args.jitter, float, 0.0, 28.0)
+    seed = number("--seed", args.seed, int, 0, 2**63 - 1)
+    if args.out is None:
+        raise InputError("synth", "--out FILE.npz is required")
+    import numpy as np  # heavy imports only once the arguments are sound
+    from generator.render import save_png
+    from generator.synthetic import check_writable, contact_sheet, parse_digits, synthesize_batches, write_npz
+    try:
+        digits = parse_digits(args.digits)
+    except ValueError as error:
+        raise InputError("--digits", str(error)) from None
+    check_writable(args.out, "--out")
+    if args.sheet is not None:
+        check_writable(args.sheet, "--sheet")
+    labels = np.array(digits, dtype=np.uint8)[np.arange(count) % len(digits)]
+    started = time.perf_counter()
+    images = synthesize_batches(labels, jitter, np.random.default_rng(seed))
+    seconds = time.perf_counter() - started
+    write_npz(args.out, images=images, labels=labels)
+    print(f"wrote {count:,} digits ({args.digits}, jitter {jitter:g}, seed {seed}) to {args.out} "
+          f"in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} digits/s)")
+    if args.sheet is not None:
+        shown = images[:200]
+        columns = len(digits) * math.ceil(10 / len(digits))
+        try:
+            save_png(args.sheet, contact_sheet(shown, columns))
+        except OSError as error:
+            raise InputError(args.sheet, f"cannot write: {error.strerror or error}") from None
+        print(f"contact sheet of the first {len(shown)}: {args.sheet}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``build`` is the default subcommand; bad input exits 2 with one line on stderr."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -84,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "build")
     args = parser().parse_args(argv)
     try:
-        return run_build(args) if args.command == "build" else run_classify(args)
+        commands = {"build": run_build, "classify": run_classify, "synth": run_synth}
+        return commands[args.command](args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -4,7 +4,9 @@
 - reader inference: our reader against a seed-004-like 4-conv network (19 MFLOP/img), CPU, as a ratio;
 - training: seconds per epoch and held-out accuracy of each model, from a cold default build;
 - the whole build from a cold cache and a warm no-change rebuild;
-- the size of the built site.
+- the size of the built site;
+- the browser: onnxruntime-web session creation, per-digit latency and "Try it" page weight (bench/browser.py);
+- the synthetic digit renderer against a per-pixel reference (bench/synthetic.py).
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import browser  # noqa: E402  (bench/ is on the path when run as a script)
+import synthetic  # noqa: E402
 from generator.networks import Normalize, Reader, count_flops  # noqa: E402
 
 
@@ -84,6 +88,8 @@ def main() -> None:
         warm, _ = timed_build(out, cache)
         site_bytes = folder_size(out)
         rows = training_rows(cache)
+        browser_lines = browser.measure(out)
+    synthetic_lines = synthetic.measure()
     lines = [
         "# Benchmarks", "",
         f"Measured {datetime.date.today()} on {platform.machine()} with {os.cpu_count()} CPU cores, "
@@ -101,6 +107,7 @@ def main() -> None:
         f"| ratio | {cold / warm:.0f}× |", "",
         f"Site size: {site_bytes / 1e6:.2f} MB.", "",
         "Cold build summary:", "", "```", summary.strip(), "```", "",
+        *browser_lines, "", *synthetic_lines, "",
     ]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -85,7 +85,6 @@ class PageResult:
     sprites: list[SpriteSheet] = field(default_factory=list)
     pictures: list[Picture] = field(default_factory=list)
     context: dict = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)   # site-relative path -> file to copy there
 
     def manifest(self) -> dict:
         """The JSON written to ``site/data/<page>.json``."""
@@ -96,8 +95,7 @@ class PageResult:
         arrays = {f"sprite_{i}": s.tiles for i, s in enumerate(self.sprites)}
         arrays |= {f"picture_{i}": p.pixels for i, p in enumerate(self.pictures)}
         meta = {"page": self.page, "items": self.items, "context": self.context,
-                "sprites": [(s.name, s.columns) for s in self.sprites], "pictures": [p.name for p in self.pictures],
-                "files": self.files}
+                "sprites": [(s.name, s.columns) for s in self.sprites], "pictures": [p.name for p in self.pictures]}
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
         return buffer.getvalue()
@@ -109,7 +107,7 @@ class PageResult:
             meta = json.loads(npz["meta"].tobytes())
             sprites = [SpriteSheet(name, npz[f"sprite_{i}"], columns) for i, (name, columns) in enumerate(meta["sprites"])]
             pictures = [Picture(name, npz[f"picture_{i}"]) for i, name in enumerate(meta["pictures"])]
-        return cls(meta["page"], meta["items"], sprites, pictures, meta["context"], meta["files"])
+        return cls(meta["page"], meta["items"], sprites, pictures, meta["context"])
 
 
 def score(model: nn.Module, images: np.ndarray, labels: np.ndarray | None = None) -> list[dict]:

@@ -11,17 +11,18 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from generator import evaluation, explore, hard, home
+from generator import evaluation, explore, hard, home, synthetic, tryit
 from generator.cache import Entry, code_hash, digest
 from generator.data import Dataset, load_dataset
 from generator.download import MNIST_MIRRORS, download_mnist
 from generator.export import export_checked
 from generator.gallery import PageResult, RunContext
 from generator.models import Models, cache_key, get_models, resolve_device
-from generator.site import assemble, remove_leftovers
+from generator.site import assemble, remove_leftovers, vendor_files
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard}
+EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard, "try": tryit,
+                                      "synthetic": synthetic}
 SHARED_CODE = ("gallery", "charts", "render", "training")
 
 
@@ -148,7 +149,8 @@ def build(settings: Settings) -> Summary:
     facts = build_facts(dataset, models, device, settings, time.perf_counter() - started)
     render_started = time.perf_counter()
     assemble(settings.out, settings.templates, results, facts,
-             {"models/reader.onnx": onnx_files["reader"], "models/decoder.onnx": onnx_files["decoder"]})
+             {"models/reader.onnx": onnx_files["reader"], "models/decoder.onnx": onnx_files["decoder"],
+              **vendor_files(settings.node_modules)})
     summary.add("site", "rebuilt", time.perf_counter() - render_started, f"{settings.out}")
     summary.add("total", "", time.perf_counter() - started, f"device {device}")
     return summary

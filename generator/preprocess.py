@@ -12,7 +12,7 @@ browser drawing pad (JavaScript), so every step is plain arithmetic that JS repr
    (JS ``Math.round``). Each output pixel is the area-weighted mean of the input pixels it
    covers, with fractional coverage at its edges (separable: rows, then columns).
 5. Centre of mass (cy, cx) of the resized image in pixel-index coordinates; paste it into a
-   28x28 zero canvas at offset ``floor(14 - c + 0.5)`` per axis, dropping pixels that fall
+   28x28 zero canvas at offset ``floor(14 - c + 0.5 - 1e-6)`` per axis, dropping pixels that fall
    outside. The ink's centre of mass then lies within half a pixel of index (14, 14).
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from generator.errors import InputError
 SIZE = 28
 BOX = 20
 INK_THRESHOLD = 0.05
+TIE = 1e-6  # a centre of mass exactly on a half pixel (a straight stroke's) rounds down, whatever the float noise
 
 
 def _to_unit(gray: np.ndarray) -> np.ndarray:
@@ -81,7 +82,7 @@ def mnist_style(gray: np.ndarray, *, invert: bool | None = None) -> np.ndarray:
     new_h, new_w = (max(1, math.floor(side * BOX / longer + 0.5)) for side in (height, width))
     small = _area_weights(height, new_h) @ crop @ _area_weights(width, new_w).T
     cy, cx = _centre_of_mass(small)
-    top, left = math.floor(SIZE / 2 - cy + 0.5), math.floor(SIZE / 2 - cx + 0.5)
+    top, left = math.floor(SIZE / 2 - cy + 0.5 - TIE), math.floor(SIZE / 2 - cx + 0.5 - TIE)
     y0, x0 = max(top, 0), max(left, 0)
     y1, x1 = min(top + new_h, SIZE), min(left + new_w, SIZE)
     canvas[y0:y1, x0:x1] = small[y0 - top:y1 - top, x0 - left:x1 - left]

@@ -7,8 +7,6 @@ browser can reproduce them exactly.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -78,16 +76,9 @@ def heat_rgb(values: np.ndarray, vmin: float = 0.0, vmax: float = 1.0) -> np.nda
 
 
 def save_png(path: Path, pixels: np.ndarray) -> None:
-    """Write 2-D uint8 as greyscale or ``[H,W,3]`` uint8 as RGB PNG, atomically, same bytes each time."""
+    """Write 2-D uint8 as greyscale or ``[H,W,3]`` uint8 as RGB PNG (same bytes each time)."""
     if pixels.dtype != np.uint8 or not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
         raise ValueError(f"need uint8 [H,W] or [H,W,3], got {pixels.dtype} {pixels.shape}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            Image.fromarray(np.ascontiguousarray(pixels)).save(file, format="PNG", optimize=True)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", optimize=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from generator.errors import InputError
 from generator.gallery import PageResult
 from generator.render import save_png, sprite_sheet
 
@@ -34,6 +35,16 @@ PAGES: tuple[Page, ...] = (
     Page("try", "Try it", "Draw a digit and watch the reader classify it, upright and upside down, in your browser."),
 )
 STATIC_DIR = "static"
+ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")  # WASM-only runtime
+
+
+def vendor_files(node_modules: Path) -> dict[str, Path]:
+    """Site path -> file in node_modules for the WASM-only onnxruntime-web build the browser pages load."""
+    dist = node_modules / "onnxruntime-web" / "dist"
+    missing = [name for name in ORT_FILES if not (dist / name).is_file()]
+    if missing:
+        raise InputError(dist / missing[0], "missing; run `npm ci` (the Try it page needs onnxruntime-web)")
+    return {f"vendor/{name}": dist / name for name in ORT_FILES}
 
 
 def environment(templates: Path) -> Environment:
@@ -46,9 +57,7 @@ def environment(templates: Path) -> Environment:
 
 
 def write_result(root: Path, result: PageResult) -> None:
-    """Write a result's sprite sheets, pictures, files and manifest under ``root``."""
-    for relative, source in result.files.items():
-        copy_file(Path(source), root / relative)
+    """Write a result's sprite sheets, pictures and manifest under ``root``."""
     for sheet in result.sprites:
         if len(sheet.tiles):
             save_png(root / sheet.path, sprite_sheet(sheet.tiles, sheet.columns))
