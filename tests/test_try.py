@@ -5,10 +5,7 @@ preprocessing (≤ 1/255 per pixel) and onnxruntime on the same ONNX file for th
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,9 +18,6 @@ from generator.data import load_dataset
 from generator.preprocess import load_image, mnist_style
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 VENDORED = {"ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"}
 AGREEMENT_DIGITS = 200
 TOLERANCE = 1 / 255
@@ -37,44 +31,20 @@ DRAWN = {
 }
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep test output clean
-        pass
-
-
 @pytest.fixture(scope="module")
-def served(quick_build):
-    """The quick site under /repo/, as on a GitHub Pages project site."""
-    root = quick_build["out"].parent / "serve-try"
-    root.mkdir(exist_ok=True)
-    link = root / "repo"
-    if not link.exists():
-        link.symlink_to(quick_build["out"], target_is_directory=True)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/repo/"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def try_page(served):
+def try_page(browser, served_site):
     """One open try.html (reader loaded) and what it logged and requested."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 900})
-        log = {"errors": [], "requests": [], "failed": []}
-        page.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: log["errors"].append(str(e)))
-        page.on("request", lambda r: log["requests"].append(r.url))
-        page.on("requestfailed", lambda r: log["failed"].append(r.url))
-        response = page.goto(served + "try.html", wait_until="networkidle")
-        assert response is not None and response.ok
-        page.evaluate("() => window.digitDreams.ready")
-        yield page, log
-        browser.close()
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    log = {"errors": [], "requests": [], "failed": []}
+    page.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: log["errors"].append(str(e)))
+    page.on("request", lambda r: log["requests"].append(r.url))
+    page.on("requestfailed", lambda r: log["failed"].append(r.url))
+    response = page.goto(served_site + "try.html", wait_until="networkidle")
+    assert response is not None and response.ok
+    page.evaluate("() => window.digitDreams.ready")
+    yield page, log
+    page.close()
 
 
 @pytest.fixture(scope="module")
@@ -134,11 +104,11 @@ def stroke_images() -> list[np.ndarray]:
     return images
 
 
-def test_page_loads_cleanly_with_vendored_wasm_only(try_page, served):
+def test_page_loads_cleanly_with_vendored_wasm_only(try_page, served_site):
     page, log = try_page
     assert not log["errors"] and not log["failed"], (log["errors"], log["failed"])
     assert all(urlparse(url).hostname == "127.0.0.1" for url in log["requests"]), log["requests"]
-    assert all(url.startswith(served) for url in log["requests"]), log["requests"]
+    assert all(url.startswith(served_site) for url in log["requests"]), log["requests"]
     vendor = {url.rsplit("/", 1)[1] for url in log["requests"] if "/vendor/" in url}
     assert vendor == VENDORED
     assert any(url.endswith("/repo/models/reader.onnx") for url in log["requests"])
