@@ -111,7 +111,7 @@ def run_synth(args: argparse.Namespace) -> int:
         raise InputError("synth", "--out FILE.npz is required")
     import numpy as np  # heavy imports only once the arguments are sound
     from generator.render import save_png
-    from generator.synthetic import check_writable, contact_sheet, parse_digits, synthesize_batches, write_npz
+    from generator.strokes import check_writable, contact_sheet, parse_digits, synthesize_batches, write_npz
     try:
         digits = parse_digits(args.digits)
     except ValueError as error:

@@ -20,8 +20,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.synthetic import (SUPERSAMPLE, THREADS, centre, draw_strokes, render,  # noqa: E402
-                                 render_reference, to_bytes)
+from generator.strokes import (SUPERSAMPLE, THREADS, centre, draw_strokes, render,  # noqa: E402
+                               render_reference, to_bytes)
 
 JITTER = 2.0
 REFERENCE_COUNT = 20

@@ -22,9 +22,9 @@ def digest(*parts: Any) -> str:
 
 
 def code_hash(*modules: str) -> str:
-    """Hash of the source of the named modules of this package (e.g. ``"networks"``), the code version."""
+    """Hash of the source of the named modules of this package (e.g. ``"networks"``; none: all), the code version."""
     h = hashlib.sha256()
-    for name in modules:
+    for name in modules or sorted(p.stem for p in PACKAGE_DIR.glob("*.py")):
         h.update((PACKAGE_DIR / f"{name}.py").read_bytes())
     return h.hexdigest()[:16]
 

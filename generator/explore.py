@@ -7,7 +7,7 @@ from generator import charts
 from generator.data import Dataset
 from generator.gallery import PageResult, RunContext, Picture, SpriteSheet, scored_items
 from generator.models import Models
-from generator.render import diverging_rgb, sprite_sheet, to_uint8
+from generator.render import diverging_rgb, to_uint8
 
 SAMPLES_PER_CLASS = 10
 

@@ -23,7 +23,6 @@ from generator.site import assemble, remove_leftovers, vendor_files
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard, "try": tryit,
                                       "synthetic": synthetic}
-SHARED_CODE = ("gallery", "charts", "render", "training")
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def run_experiment(name: str, models: Models, dataset: Dataset, settings: Settin
     started = time.perf_counter()
     module = EXPERIMENTS[name]
     key = digest(name, dataset.fingerprint, [cache_key(t.spec, dataset) for t in models.all()],
-                 code_hash(module.__name__.rsplit(".", 1)[1], *SHARED_CODE), settings.seed, settings.quick)
+                 code_hash(), settings.seed, settings.quick)
     entry = Entry(settings.cache / "pages", f"{name}-{key}", "npz")
     hit = entry.load()
     if hit is not None:

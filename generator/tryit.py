@@ -7,8 +7,6 @@ as it is when loaded onto the pad, scored by reader and judge upright and rotate
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 

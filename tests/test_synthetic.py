@@ -10,8 +10,9 @@ from PIL import Image
 
 from conftest import ROOT, run_cli
 from generator import synthetic
-from generator.synthetic import (ALTERNATE, BAR, FLAG, centre, centre_of_mass, draw_strokes, ink_stats, parse_digits,
-                                 render, render_reference, synthesize)
+from generator.strokes import (ALTERNATE, BAR, FLAG, centre, centre_of_mass, draw_strokes, parse_digits, render,
+                               render_reference, synthesize)
+from generator.synthetic import ink_stats
 
 ALL_DIGITS = np.repeat(np.arange(10), 30)
 
