@@ -85,10 +85,8 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
         entry = Entry(settings.cache / "onnx", f"{name}-{cache_key(trained.spec, dataset)}-{code_hash('export')}", "onnx")
         hit = entry.load()
         if hit is None:
-            tmp = entry.payload.with_suffix(".export")
-            diff = export_checked(module, tmp, shape, input_name, output_name, inputs, seed=settings.seed)
-            entry.store(tmp.read_bytes(), {"max_abs_diff": diff})
-            tmp.unlink()
+            data, diff = export_checked(module, shape, input_name, output_name, inputs, seed=settings.seed)
+            entry.store(data, {"max_abs_diff": diff})
         else:
             diff = hit[1]["max_abs_diff"]
         size_kb = entry.payload.stat().st_size / 1024
