@@ -99,7 +99,7 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
         cards.append(model_card(trained, round(accuracies[trained.spec.name], 4)))
         if trained.spec.role in ("reader", "judge"):
             confusions[trained.spec.name] = confusion_chart(trained.spec.name, confusion_matrix(labels, predicted))
-    cards.append(model_card(models.autoencoder, None))
+    cards += [model_card(models.autoencoder, None), model_card(models.vae, None)]
     rng = np.random.default_rng(context.seed)
     pick = np.sort(rng.choice(len(labels), SAMPLE_SIZE, replace=False))
     sample = SpriteSheet("classifier-sample", dataset.test_images[pick], columns=10)

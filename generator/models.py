@@ -2,7 +2,8 @@
 
 The roles (SPEC "Models"): the *reader* that galleries optimise against, an unlike
 *judge* that only scores, an *ensemble* of further small readers for the improved
-generators, and the *autoencoder* of the muddle gallery.
+generators, the *autoencoder* of the muddle gallery, and a *vae* (trained on upright and
+upside-down digits) whose latent space the improved generators search.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from generator import networks
 from generator.cache import Entry, code_hash, digest
 from generator.data import Dataset
 from generator.training import (TrainConfig, evaluate, images_to_tensor, reconstruction_error, train_autoencoder,
-                                train_classifier)
+                                train_classifier, train_vae)
 
 QUICK_TRAIN_LIMIT = 2000
 
@@ -29,7 +30,7 @@ class ModelSpec:
     """A named architecture with its constructor arguments and training recipe."""
 
     name: str
-    role: str                       # "reader", "judge", "ensemble" or "autoencoder"
+    role: str                       # "reader", "judge", "ensemble", "autoencoder" or "vae"
     architecture: str               # a class name in generator.networks
     kwargs: tuple = ()              # constructor arguments as (name, value) pairs
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))
@@ -47,6 +48,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("ensemble-k5", "ensemble", "Reader", (("kernel", 5),), TrainConfig(epochs=15, seed=202)),
     ModelSpec("ensemble-smooth", "ensemble", "Reader", (("dropout", 0.4),), TrainConfig(epochs=15, seed=303, label_smoothing=0.1)),
     ModelSpec("autoencoder", "autoencoder", "Autoencoder", train=TrainConfig(epochs=20, seed=404, augmentation="none")),
+    ModelSpec("vae", "vae", "VariationalAutoencoder", train=TrainConfig(epochs=30, seed=505, augmentation="upside-down")),
 )
 
 
@@ -68,10 +70,11 @@ class Models:
     judge: TrainedModel
     ensemble: list[TrainedModel]
     autoencoder: TrainedModel
+    vae: TrainedModel
 
     def all(self) -> list[TrainedModel]:
         """Every model in build order."""
-        return [self.reader, self.judge, *self.ensemble, self.autoencoder]
+        return [self.reader, self.judge, *self.ensemble, self.autoencoder, self.vae]
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -117,8 +120,9 @@ def train(spec: ModelSpec, module: nn.Module, dataset: Dataset, device: torch.de
     train_y = torch.from_numpy(dataset.train_labels.astype(np.int64))
     test_y = torch.from_numpy(dataset.test_labels.astype(np.int64))
     started = time.perf_counter()
-    if spec.role == "autoencoder":
-        history = train_autoencoder(module, train_x, test_x, spec.train, device, spec.name)
+    if spec.role in ("autoencoder", "vae"):
+        trainer = train_autoencoder if spec.role == "autoencoder" else train_vae
+        history = trainer(module, train_x, test_x, spec.train, device, spec.name)
         metrics = {"reconstruction_mse": reconstruction_error(module.cpu(), test_x)}
     else:
         history = train_classifier(module, (train_x, train_y), (test_x, test_y), spec.train, device, spec.name)
@@ -137,5 +141,5 @@ def get_models(dataset: Dataset, cache_dir: Path, device: torch.device, quick: b
     """Every model of the build, trained or loaded."""
     specs = [quick_spec(s) if quick else s for s in SPECS]
     trained = [get_model(s, dataset, cache_dir, device) for s in specs]
-    roles = {role: [t for t in trained if t.spec.role == role] for role in ("reader", "judge", "ensemble", "autoencoder")}
-    return Models(roles["reader"][0], roles["judge"][0], roles["ensemble"], roles["autoencoder"][0])
+    roles = {role: [t for t in trained if t.spec.role == role] for role in ("reader", "judge", "ensemble", "autoencoder", "vae")}
+    return Models(roles["reader"][0], roles["judge"][0], roles["ensemble"], roles["autoencoder"][0], roles["vae"][0])

@@ -100,19 +100,20 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """A dense layer and four transposed-conv blocks from the latent vector back to 28x28 pixels in [0, 1]."""
 
-    def __init__(self, latent: int = 10) -> None:
+    def __init__(self, latent: int = 10, width: int = 64) -> None:
         super().__init__()
-        self.dense = nn.Sequential(nn.Linear(latent, 64 * 4 * 4), nn.ReLU(inplace=True))
+        self.width = width
+        self.dense = nn.Sequential(nn.Linear(latent, width * 4 * 4), nn.ReLU(inplace=True))
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(64, 64, 3, stride=1, padding=1), nn.ReLU(inplace=True),                 # 4
-            nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True),                 # 7
-            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(inplace=True),  # 14
-            nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1),                       # 28
+            nn.ConvTranspose2d(width, width, 3, stride=1, padding=1), nn.ReLU(inplace=True),                 # 4
+            nn.ConvTranspose2d(width, width, 3, stride=2, padding=1), nn.ReLU(inplace=True),                 # 7
+            nn.ConvTranspose2d(width, width // 2, 3, stride=2, padding=1, output_padding=1), nn.ReLU(inplace=True),  # 14
+            nn.ConvTranspose2d(width // 2, 1, 3, stride=2, padding=1, output_padding=1),                     # 28
             nn.Sigmoid(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.dense(z).view(-1, 64, 4, 4))
+        return self.net(self.dense(z).view(-1, self.width, 4, 4))
 
 
 class Autoencoder(nn.Module):
@@ -125,6 +126,28 @@ class Autoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
+
+
+class VariationalAutoencoder(nn.Module):
+    """A VAE: the encoder gives a Gaussian over the latent vector, and training pulls those towards N(0, I).
+
+    Latents near the prior decode to digit-like strokes, which is what latent-space
+    generators need. ``forward`` decodes the mean latent (a deterministic reconstruction).
+    """
+
+    def __init__(self, latent: int = 16, width: int = 96) -> None:
+        super().__init__()
+        self.latent = latent
+        self.encoder = Encoder(2 * latent)
+        self.decoder = Decoder(latent, width)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of the latent Gaussian of each image."""
+        mean, log_var = self.encoder(x).chunk(2, dim=1)
+        return mean, log_var
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encode(x)[0])
 
 
 def count_flops(model: nn.Module) -> int:

@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from generator import evaluation, explore, hard, home, synthetic, tryit
+from generator import ambiguous, dreams, evaluation, explore, hard, home, muddle, synthetic, tryit
 from generator.cache import Entry, code_hash, digest
 from generator.data import Dataset, load_dataset
 from generator.download import MNIST_MIRRORS, download_mnist
@@ -21,8 +21,8 @@ from generator.models import Models, cache_key, get_models, resolve_device
 from generator.site import assemble, remove_leftovers, vendor_files
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard, "try": tryit,
-                                      "synthetic": synthetic}
+EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard, "dreams": dreams,
+                                      "ambiguous": ambiguous, "muddle": muddle, "synthetic": synthetic, "try": tryit}
 
 
 @dataclass(frozen=True)

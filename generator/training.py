@@ -24,7 +24,7 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
-    augmentation: str = "affine"        # "affine" (seed 004: rotation, zoom, shift), "elastic", or "none"
+    augmentation: str = "affine"        # "affine" (seed 004: rotation, zoom, shift), "elastic", "upside-down" or "none"
     label_smoothing: float = 0.0
     seed: int = 0
     train_limit: int | None = None      # train on a seeded random subset of N digits (quick builds)
@@ -78,8 +78,16 @@ def random_elastic(x: torch.Tensor, gen: torch.Generator, alpha: float = 2.0, si
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
+def random_half_turn(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Each image of the batch rotated 180° with probability 1/2."""
+    turn = torch.rand(x.shape[0], generator=gen, device=x.device) < 0.5
+    return torch.where(turn.view(-1, 1, 1, 1), torch.flip(x, dims=(2, 3)), x)
+
+
 def augment(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
     """Apply the named augmentation to a batch."""
+    if kind == "upside-down":
+        return random_half_turn(x, gen)
     if kind == "affine":
         return random_affine(x, gen)
     if kind == "elastic":
@@ -182,6 +190,29 @@ def train_autoencoder(model: nn.Module, train: torch.Tensor, test: torch.Tensor,
             batch = augment(x[idx], config.augmentation, gen)
             output = model(batch)
             _step(optimizer, schedule, F.binary_cross_entropy(output, batch))
+            mse_sum += F.mse_loss(output, batch, reduction="sum").item() / 784
+        history.train_loss.append(mse_sum / len(x))
+        history.test_loss.append(reconstruction_error(model, test_x))
+    return _finish(model, history, started, config.epochs)
+
+
+def train_vae(model: nn.Module, train: torch.Tensor, test: torch.Tensor, config: TrainConfig,
+              device: torch.device, desc: str, kl_weight: float = 1.0) -> History:
+    """Train a VAE on the evidence lower bound (pixel BCE + KL to N(0, I)); curves hold per-pixel MSE."""
+    gen, (x,), optimizer, schedule = _setup(model, [train], config, device)
+    test_x = test.to(device)
+    history, started = History(), time.perf_counter()
+    for _ in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
+        model.train()
+        mse_sum = 0.0
+        for idx in _batches(len(x), config, gen):
+            batch = augment(x[idx], config.augmentation, gen)
+            mean, log_var = model.encode(batch)
+            z = mean + torch.randn(mean.shape, generator=gen, device=device) * torch.exp(0.5 * log_var)
+            output = model.decoder(z)
+            kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum()
+            loss = (F.binary_cross_entropy(output, batch, reduction="sum") + kl_weight * kl) / len(idx)
+            _step(optimizer, schedule, loss)
             mse_sum += F.mse_loss(output, batch, reduction="sum").item() / 784
         history.train_loss.append(mse_sum / len(x))
         history.test_loss.append(reconstruction_error(model, test_x))
