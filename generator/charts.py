@@ -1,4 +1,4 @@
-"""Inline SVG charts as strings: bar chart, histogram, line chart, heat map.
+"""Inline SVG charts as strings: bar chart, histogram, line chart, heat map, scatter plot.
 
 Each chart is one ``<svg>`` element with a ``viewBox`` (no fixed size: CSS sets the width),
 ``role="img"``, ``aria-label`` and ``<title>``; no ``style=`` attributes, no scripts, no
@@ -18,6 +18,8 @@ Class names for the site stylesheet:
     legend      legend group; legend-label  its text
     cell        heat map cells (fill from the ``render.heat_rgb`` stops)
     cell-value  text inside heat map cells (fill black or white by cell brightness)
+    point       scatter plot points; group-0 .. group-9 their group (default fills ``GROUP_COLOURS``)
+    mark        a scatter plot's labelled discs (e.g. class means); mark-label  their text
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 48
 BAR_FILL = "#4c78a8"
 SERIES_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2", "#9d755d")
 CELL = 40
+GROUP_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+                 "#bab0ac")   # ten categories (Tableau 10)
 MARKER_LIMIT = 25
 
 
@@ -232,3 +236,48 @@ def heatmap(matrix: np.ndarray, title: str, *, row_labels: Sequence[str], col_la
             href = links(i, j) if links else None
             body.append(f'<a href="{escape(href)}">{cell}</a>' if href else cell)
     return _svg(width, height, title, body)
+
+
+def scatter(points: np.ndarray, groups: Sequence[int], title: str, *, group_names: Sequence[str] = (),
+            marks: np.ndarray | None = None, x_label: str = "", y_label: str = "", radius: float = 2.5) -> str:
+    """Points ``[N,2]`` coloured by group (classes ``group-0`` ..), a legend above, and optional marks.
+
+    ``marks`` ``[G,2]`` puts one labelled disc per group (e.g. its mean), drawn over the points and
+    labelled with ``group_names[g]`` (or ``g``). Points are drawn in the order given, so callers
+    shuffle them when no group should hide another.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    groups = [int(g) for g in groups]
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(groups):
+        raise ValueError(f"need points [N,2] and N groups, got {points.shape} and {len(groups)}")
+    count = max(groups, default=-1) + 1 if marks is None else max(max(groups, default=-1) + 1, len(marks))
+    names = list(group_names) or [str(g) for g in range(count)]
+    everything = points if marks is None else np.concatenate([points, np.asarray(marks, dtype=np.float64)])
+    if not len(everything):
+        everything = np.zeros((1, 2))
+    x_ticks, y_ticks = (_nice_ticks(float(everything[:, k].min()), float(everything[:, k].max())) for k in (0, 1))
+    x = _scale(x_ticks[0], x_ticks[-1], LEFT + 8, WIDTH - RIGHT - 8)
+    y = _scale(y_ticks[0], y_ticks[-1], HEIGHT - BOTTOM, TOP + 20)
+    body = _y_axis(y_ticks, y, y_label)
+    for (px, py), group in zip(points, groups):
+        body.append(f'<circle class="point group-{group % 10}" cx="{_n(round(x(px), 1))}" cy="{_n(round(y(py), 1))}" '
+                    f'r="{_n(radius)}" fill="{GROUP_COLOURS[group % 10]}" fill-opacity="0.7"/>')
+    for group, (px, py) in enumerate([] if marks is None else np.asarray(marks, dtype=np.float64)):
+        name = names[group] if group < len(names) else str(group)
+        colour = GROUP_COLOURS[group % 10]
+        rgb = [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
+        ink = "#000" if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140 else "#fff"
+        cx, cy = _n(round(x(px), 1)), _n(round(y(py), 1))
+        body.append(f'<g class="mark group-{group % 10}"><title>{escape(name)}</title>'
+                    f'<circle cx="{cx}" cy="{cy}" r="9" fill="{colour}" stroke="currentColor" stroke-width="1.5"/>'
+                    f'<text class="mark-label" x="{cx}" y="{_n(round(y(py), 1) + 4)}" text-anchor="middle" '
+                    f'fill="{ink}" font-weight="700">{escape(name)}</text></g>')
+    legend, legend_x = ['<g class="legend">'], float(LEFT + 8)
+    for group in range(count):
+        name = names[group] if group < len(names) else str(group)
+        legend.append(f'<circle class="point group-{group % 10}" cx="{_n(legend_x + 5)}" cy="{TOP}" r="5" '
+                      f'fill="{GROUP_COLOURS[group % 10]}"/>')
+        legend.append(_text(legend_x + 14, TOP + 4, name, "legend-label", "start"))
+        legend_x += 28 + 7 * len(name)
+    x_axis = _x_axis([(x(t), _n(t)) for t in x_ticks], x_label)
+    return _svg(WIDTH, HEIGHT, title, body + legend + ["</g>"] + x_axis)

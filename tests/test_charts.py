@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from generator.charts import bar_chart, heatmap, histogram, line_chart
+from generator.charts import GROUP_COLOURS, bar_chart, heatmap, histogram, line_chart, scatter
 
 
 def _parse(svg: str) -> ET.Element:
@@ -100,3 +100,35 @@ def test_heatmap_without_annotation_and_label_check() -> None:
     assert not [t for t in root.iter("text") if t.get("class") == "cell-value"]
     with pytest.raises(ValueError):
         heatmap(matrix, "m", row_labels=["a"], col_labels=["c", "d"])
+
+
+def test_scatter_points_coloured_by_group_with_labelled_marks() -> None:
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(10), 7)
+    points = rng.normal(size=(70, 2)) + groups[:, None]
+    marks = np.array([points[groups == g].mean(axis=0) for g in range(10)])
+    svg = scatter(points, groups, "Latent map <PCA>", marks=marks, x_label="first axis", y_label="second axis")
+    root = _check_common(svg, "Latent map <PCA>")
+    dots = [c for c in root.iter("circle") if c.get("class", "").startswith("point") and c.get("r") == "2.5"]
+    assert len(dots) == 70
+    assert [c.get("class") for c in dots] == [f"point group-{g}" for g in groups]
+    assert all(c.get("fill") == GROUP_COLOURS[g] for c, g in zip(dots, groups))
+    # Every point lies inside the plot area.
+    xs, ys = [float(c.get("cx")) for c in dots], [float(c.get("cy")) for c in dots]
+    _, _, width, height = (float(v) for v in root.get("viewBox").split())
+    assert 0 < min(xs) and max(xs) < width and 0 < min(ys) and max(ys) < height
+    # The point of group 9 with the largest x is drawn right of the one of group 0 with the smallest x.
+    assert xs[int(np.argmax(points[:, 0]))] == max(xs) and xs[int(np.argmin(points[:, 0]))] == min(xs)
+    assert ys[int(np.argmax(points[:, 1]))] == min(ys)      # SVG y grows downwards
+    marked = root.findall(".//g[@class]")
+    mark_groups = [g for g in marked if g.get("class", "").startswith("mark")]
+    assert [g.find("text").text for g in mark_groups] == [str(d) for d in range(10)]
+    texts = [t.text for t in root.iter("text")]
+    assert "first axis" in texts and "second axis" in texts
+
+
+def test_scatter_rejects_mismatched_groups() -> None:
+    with pytest.raises(ValueError):
+        scatter(np.zeros((3, 2)), [0, 1], "bad")
+    with pytest.raises(ValueError):
+        scatter(np.zeros((3, 3)), [0, 1, 2], "bad")
