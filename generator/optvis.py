@@ -8,17 +8,24 @@ loop that optimises them. Dreams and the ambiguous grid are this loop with diffe
 """
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from generator.data import Dataset
+from generator.models import Models
+from generator.render import to_uint8
 from generator.training import random_affine
 
 Objective = Callable[[torch.Tensor], torch.Tensor]          # images [N,1,28,28] -> loss per image [N]
+BATCH = 2000
 
 
 class Pixels(nn.Module):
@@ -83,29 +90,38 @@ def frozen(models: Sequence[nn.Module]) -> list[nn.Module]:
     return [m.cpu().eval().requires_grad_(False) for m in models]
 
 
-def log_likelihood(models: Sequence[nn.Module], images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean over the models of log p(target | image), per image."""
-    rows = torch.arange(len(targets))
-    return torch.stack([F.log_softmax(m(images), dim=1)[rows, targets] for m in models]).mean(0)
-
-
 def rotate180(images: torch.Tensor) -> torch.Tensor:
     """Images ``[..., H, W]`` turned upside down."""
     return torch.flip(images, dims=(-2, -1))
 
 
-def class_objective(models: Sequence[nn.Module], targets: torch.Tensor) -> Objective:
-    """Read as ``targets`` (one per image) by every model: mean negative log-likelihood."""
-    return lambda images: -log_likelihood(models, images, targets.repeat(len(images) // len(targets)))
+def mean_log_probs(models: Sequence[nn.Module], images: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities ``[N,10]`` averaged over the models."""
+    return torch.stack([F.log_softmax(m(images), dim=1) for m in models]).mean(0)
 
 
-def anagram_objective(models: Sequence[nn.Module], upright: torch.Tensor, rotated: torch.Tensor) -> Objective:
-    """Read as ``upright`` and, turned 180°, as ``rotated``: the sum of both negative log-likelihoods."""
-    def loss(images: torch.Tensor) -> torch.Tensor:
-        repeats = len(images) // len(upright)
-        return -(log_likelihood(models, images, upright.repeat(repeats))
-                 + log_likelihood(models, rotate180(images), rotated.repeat(repeats)))
-    return loss
+@dataclass(frozen=True)
+class Goal:
+    """What each of ``count`` images should read as: a digit upright and, optionally, another when turned 180°."""
+
+    upright: torch.Tensor                   # int [count]
+    rotated: torch.Tensor | None = None     # int [count]
+
+    def loss(self, models: Sequence[nn.Module], images: torch.Tensor) -> torch.Tensor:
+        """Negative mean log-likelihood per image; ``images`` are whole repeats of the ``count`` targets."""
+        rows = torch.arange(len(images))
+        repeats = len(images) // len(self.upright)
+        loss = -mean_log_probs(models, images)[rows, self.upright.repeat(repeats)]
+        if self.rotated is not None:
+            loss = loss - mean_log_probs(models, rotate180(images))[rows, self.rotated.repeat(repeats)]
+        return loss
+
+    def table(self, models: Sequence[nn.Module], images: torch.Tensor) -> torch.Tensor:
+        """Loss ``[N, count]`` of every image against every target (one forward pass per model and view)."""
+        loss = -mean_log_probs(models, images)[:, self.upright]
+        if self.rotated is not None:
+            loss = loss - mean_log_probs(models, rotate180(images))[:, self.rotated]
+        return loss
 
 
 def render(image: Pixels | Latent, objective: Objective, steps: int, learning_rate: float, jitter: Jitter | None = None,
@@ -133,13 +149,16 @@ class Recipe:
     """One way to make images: where to search, from where, against whom, with which regularisers."""
 
     name: str
-    space: str = "pixels"           # "pixels" or "latent" (a decoder's latent vector)
+    space: str = "pixels"           # "pixels", "latent" (gradient descent on a decoder's latent) or "prior"
+                                    # (decode ``samples`` draws from the latent prior and keep the best)
     start: str = "mean"             # pixels: "mean" (the data's mean image) or "noise"; latents start from the prior
     team: str = "reader"            # optimised against "reader" alone or the whole "ensemble" (reader + ensemble)
     jitter: bool = False            # expectation over random shifts, rotations and zooms at every step
+    views: int = 4                  # jittered views per image and step
     smoothness: float = 0.0         # total-variation weight (pixels)
     prior: float = 0.0              # Gaussian prior weight on the latent
     restarts: int = 1               # independent starts per image; the ensemble keeps the best
+    samples: int = 0                # prior draws ("prior" space)
     steps: int = 200
     learning_rate: float = 0.01
 
@@ -155,8 +174,8 @@ class Toolkit:
     mean_image: torch.Tensor        # [1,1,28,28] in [0, 1]
 
     def team(self, name: str) -> list[nn.Module]:
-        """The models a recipe optimises against."""
-        return [self.reader] if name == "reader" else [self.reader, *self.ensemble]
+        """The models a recipe optimises against (frozen)."""
+        return frozen([self.reader] if name == "reader" else [self.reader, *self.ensemble])
 
 
 SELECTION_VIEWS = 8
@@ -171,23 +190,58 @@ def starting_image(recipe: Recipe, toolkit: Toolkit, count: int, gen: torch.Gene
     return Pixels(toolkit.mean_image.expand(count, 1, 28, 28), recipe.smoothness)
 
 
-def generate(recipe: Recipe, objective_for: Callable[[Sequence[nn.Module], int], Objective], count: int,
-             toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
-    """``count`` images made by ``recipe``; ``objective_for(models, repeats)`` scores ``count * repeats`` images.
+def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
+    """Decode ``recipe.samples`` latents drawn from the prior; per target, the one the team finds most convincing."""
+    gen = torch.Generator().manual_seed(seed)
+    team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
+    best_loss = torch.full((len(goal.upright),), math.inf)
+    best = torch.zeros(len(goal.upright), 1, 28, 28)
+    with torch.no_grad():
+        for start in tqdm(range(0, recipe.samples, BATCH), desc=recipe.name, unit="batch", leave=False):
+            images = decoder(torch.randn(min(BATCH, recipe.samples - start), toolkit.latent_size, generator=gen))
+            loss, pick = goal.table(team, images).min(0)
+            better = loss < best_loss
+            best_loss[better], best[better] = loss[better], images[pick[better]]
+    return best
 
-    With several restarts, the ensemble (never the judge) keeps, for each image, the restart
+
+def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
+    """One image ``[count,1,28,28]`` per target of ``goal``, made by ``recipe``.
+
+    With several restarts, the ensemble (never the judge) keeps, for each target, the restart
     with the lowest loss over freshly jittered views.
     """
+    if recipe.space == "prior":
+        return search_prior(recipe, goal, toolkit, seed)
     gen = torch.Generator().manual_seed(seed)
-    team = frozen(toolkit.team(recipe.team))
+    count = len(goal.upright)
     image = starting_image(recipe, toolkit, count * recipe.restarts, gen)
-    images = render(image, objective_for(team, recipe.restarts), recipe.steps, recipe.learning_rate,
-                    Jitter() if recipe.jitter else None, seed, desc=recipe.name)
+    team = toolkit.team(recipe.team)
+    images = render(image, lambda views: goal.loss(team, views), recipe.steps, recipe.learning_rate,
+                    Jitter(samples=recipe.views) if recipe.jitter else None, seed, desc=recipe.name)
     if recipe.restarts == 1:
         return images
-    selectors = frozen(toolkit.team("ensemble"))
     views = Jitter(samples=SELECTION_VIEWS)(images, torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
-        loss = objective_for(selectors, recipe.restarts * SELECTION_VIEWS)(views).view(SELECTION_VIEWS, recipe.restarts, count)
+        loss = goal.loss(toolkit.team("ensemble"), views).view(SELECTION_VIEWS, recipe.restarts, count)
     best = loss.mean(0).argmin(0)
     return images.view(recipe.restarts, count, 1, 28, 28)[best, torch.arange(count)]
+
+
+def make_toolkit(models: Models, dataset: Dataset) -> Toolkit:
+    """The generators' models (reader, ensemble, VAE decoder) and the training data's mean image."""
+    mean = torch.from_numpy(dataset.train_images.mean(axis=0).astype(np.float32) / 255.0).view(1, 1, 28, 28)
+    vae = models.vae.module
+    return Toolkit(models.reader.module, [m.module for m in models.ensemble], frozen([vae.decoder])[0], vae.latent, mean)
+
+
+def quick_recipe(recipe: Recipe) -> Recipe:
+    """A much cheaper version of ``recipe`` for quick builds."""
+    return replace(recipe, steps=min(recipe.steps, 8), restarts=1, samples=min(recipe.samples, 400))
+
+
+def timed_generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[np.ndarray, float]:
+    """``generate`` as uint8 tiles ``[count,28,28]`` (ink 255), with the seconds it took."""
+    started = time.perf_counter()
+    images = generate(recipe, goal, toolkit, seed)
+    return to_uint8(images[:, 0].numpy()), time.perf_counter() - started
