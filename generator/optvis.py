@@ -179,6 +179,7 @@ class Toolkit:
 
 
 SELECTION_VIEWS = 8
+SHORTLIST = 16
 
 
 def starting_image(recipe: Recipe, toolkit: Toolkit, count: int, gen: torch.Generator) -> Pixels | Latent:
@@ -191,18 +192,26 @@ def starting_image(recipe: Recipe, toolkit: Toolkit, count: int, gen: torch.Gene
 
 
 def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
-    """Decode ``recipe.samples`` latents drawn from the prior; per target, the one the team finds most convincing."""
+    """Decode ``recipe.samples`` draws from the latent prior; per target, the one the team finds most convincing.
+
+    With ``recipe.jitter`` the ``SHORTLIST`` best draws per target are ranked again by their
+    loss plus their mean loss over jittered views, so the winner is robust to small shifts.
+    """
     gen = torch.Generator().manual_seed(seed)
     team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
-    best_loss = torch.full((len(goal.upright),), math.inf)
-    best = torch.zeros(len(goal.upright), 1, 28, 28)
+    latents = torch.randn(recipe.samples, toolkit.latent_size, generator=gen)
+    count = len(goal.upright)
     with torch.no_grad():
-        for start in tqdm(range(0, recipe.samples, BATCH), desc=recipe.name, unit="batch", leave=False):
-            images = decoder(torch.randn(min(BATCH, recipe.samples - start), toolkit.latent_size, generator=gen))
-            loss, pick = goal.table(team, images).min(0)
-            better = loss < best_loss
-            best_loss[better], best[better] = loss[better], images[pick[better]]
-    return best
+        table = torch.cat([goal.table(team, decoder(latents[start:start + BATCH]))
+                           for start in tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)])
+        shortlist = min(SHORTLIST if recipe.jitter else 1, len(latents))
+        top = table.topk(shortlist, dim=0, largest=False).indices                      # [shortlist, count]
+        images = decoder(latents[top.flatten()])
+        loss = table[top, torch.arange(count)]
+        if recipe.jitter:
+            views = Jitter(samples=SELECTION_VIEWS)(images, gen)
+            loss = loss + goal.loss(team, views).view(SELECTION_VIEWS, shortlist, count).mean(0)
+    return images.view(shortlist, count, 1, 28, 28)[loss.argmin(0), torch.arange(count)]
 
 
 def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:

@@ -61,3 +61,14 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def quick_models(quick_build):
+    """The quick build's dataset and models (one epoch each: rough, but real networks), loaded from its cache."""
+    import torch
+
+    from generator.data import load_dataset
+    from generator.models import get_models
+    dataset = load_dataset(None, quick_build["cache"] / "data", node_modules=ROOT / "node_modules", seed=0)
+    return dataset, get_models(dataset, quick_build["cache"] / "weights", torch.device("cpu"), quick=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -15,20 +14,15 @@ import torch
 from PIL import Image
 
 from generator import muddle
-from generator.data import load_dataset
-from generator.models import get_models
 
-ROOT = Path(__file__).resolve().parent.parent
 PARITY = 1e-4
 TIE = 0.05
 
 
 @pytest.fixture(scope="module")
-def quick(quick_build):
-    """The quick build's dataset and models, loaded from its cache."""
-    dataset = load_dataset(None, quick_build["cache"] / "data", node_modules=ROOT / "node_modules", seed=0)
-    models = get_models(dataset, quick_build["cache"] / "weights", torch.device("cpu"), quick=True)
-    return dataset, models
+def quick(quick_models):
+    """The quick build's dataset and models."""
+    return quick_models
 
 
 @pytest.fixture(scope="module")
