@@ -19,8 +19,8 @@ from torch import nn
 from generator import networks
 from generator.cache import Entry, code_hash, digest
 from generator.data import Dataset
-from generator.training import (TrainConfig, evaluate, images_to_tensor, reconstruction_error, train_autoencoder,
-                                train_classifier, train_vae)
+from generator.training import (TrainConfig, autoencoder_loss, evaluate, images_to_tensor, reconstruction_error,
+                                train_autoencoder, train_classifier, vae_loss)
 
 QUICK_TRAIN_LIMIT = 2000
 
@@ -121,8 +121,8 @@ def train(spec: ModelSpec, module: nn.Module, dataset: Dataset, device: torch.de
     test_y = torch.from_numpy(dataset.test_labels.astype(np.int64))
     started = time.perf_counter()
     if spec.role in ("autoencoder", "vae"):
-        trainer = train_autoencoder if spec.role == "autoencoder" else train_vae
-        history = trainer(module, train_x, test_x, spec.train, device, spec.name)
+        loss_fn = autoencoder_loss if spec.role == "autoencoder" else vae_loss
+        history = train_autoencoder(module, train_x, test_x, spec.train, device, spec.name, loss_fn)
         metrics = {"reconstruction_mse": reconstruction_error(module.cpu(), test_x)}
     else:
         history = train_classifier(module, (train_x, train_y), (test_x, test_y), spec.train, device, spec.name)

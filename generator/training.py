@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -177,9 +178,27 @@ def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     return _finish(model, history, started, config.epochs)
 
 
+ReconstructionLoss = Callable[[nn.Module, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+def autoencoder_loss(model: nn.Module, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reconstruction and its mean pixel binary cross-entropy."""
+    output = model(batch)
+    return output, F.binary_cross_entropy(output, batch)
+
+
+def vae_loss(model: nn.Module, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reconstruction of a sampled latent and the negative evidence lower bound (pixel BCE + KL to N(0, I)) per image."""
+    mean, log_var = model.encode(batch)
+    z = mean + torch.randn(mean.shape, generator=gen, device=batch.device) * torch.exp(0.5 * log_var)
+    output = model.decoder(z)
+    kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum()
+    return output, (F.binary_cross_entropy(output, batch, reduction="sum") + kl) / len(batch)
+
+
 def train_autoencoder(model: nn.Module, train: torch.Tensor, test: torch.Tensor, config: TrainConfig,
-                      device: torch.device, desc: str) -> History:
-    """Train to reconstruct its input (binary cross-entropy on pixels); curves hold per-pixel MSE."""
+                      device: torch.device, desc: str, loss_fn: ReconstructionLoss = autoencoder_loss) -> History:
+    """Train to reconstruct its input with ``loss_fn`` (plain or variational); curves hold per-pixel MSE."""
     gen, (x,), optimizer, schedule = _setup(model, [train], config, device)
     test_x = test.to(device)
     history, started = History(), time.perf_counter()
@@ -188,30 +207,7 @@ def train_autoencoder(model: nn.Module, train: torch.Tensor, test: torch.Tensor,
         mse_sum = 0.0
         for idx in _batches(len(x), config, gen):
             batch = augment(x[idx], config.augmentation, gen)
-            output = model(batch)
-            _step(optimizer, schedule, F.binary_cross_entropy(output, batch))
-            mse_sum += F.mse_loss(output, batch, reduction="sum").item() / 784
-        history.train_loss.append(mse_sum / len(x))
-        history.test_loss.append(reconstruction_error(model, test_x))
-    return _finish(model, history, started, config.epochs)
-
-
-def train_vae(model: nn.Module, train: torch.Tensor, test: torch.Tensor, config: TrainConfig,
-              device: torch.device, desc: str, kl_weight: float = 1.0) -> History:
-    """Train a VAE on the evidence lower bound (pixel BCE + KL to N(0, I)); curves hold per-pixel MSE."""
-    gen, (x,), optimizer, schedule = _setup(model, [train], config, device)
-    test_x = test.to(device)
-    history, started = History(), time.perf_counter()
-    for _ in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
-        model.train()
-        mse_sum = 0.0
-        for idx in _batches(len(x), config, gen):
-            batch = augment(x[idx], config.augmentation, gen)
-            mean, log_var = model.encode(batch)
-            z = mean + torch.randn(mean.shape, generator=gen, device=device) * torch.exp(0.5 * log_var)
-            output = model.decoder(z)
-            kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum()
-            loss = (F.binary_cross_entropy(output, batch, reduction="sum") + kl_weight * kl) / len(idx)
+            output, loss = loss_fn(model, batch, gen)
             _step(optimizer, schedule, loss)
             mse_sum += F.mse_loss(output, batch, reduction="sum").item() / 784
         history.train_loss.append(mse_sum / len(x))
