@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from generator.gallery import PageResult
 
-HERO_KINDS = ("sample",)
+
+def hero_candidates(results: dict[str, PageResult]) -> list[dict]:
+    """The improved dreams when the dreams page made them, else the data page's real training samples."""
+    dreams = results.get("dreams", PageResult("dreams")).items
+    return ([i for i in dreams if i.get("method") == "improved"]
+            or [i for r in results.values() for i in r.items if i["kind"] == "sample"])
 
 
 def run(results: dict[str, PageResult]) -> PageResult:
-    """Per digit, the item of a hero kind that the judge is most sure of (highest p(label))."""
+    """Per digit, the hero candidate the judge is most sure of (highest p(label))."""
     best: dict[int, dict] = {}
-    for result in results.values():
-        for item in result.items:
-            if item["kind"] in HERO_KINDS and item["label"] is not None:
-                current = best.get(item["label"])
-                if current is None or item["scores"]["judge"]["p_label"] > current["scores"]["judge"]["p_label"]:
-                    best[item["label"]] = item
+    for item in hero_candidates(results):
+        current = best.get(item["label"])
+        if item["label"] is not None and (current is None or item["scores"]["judge"]["p_label"] > current["scores"]["judge"]["p_label"]):
+            best[item["label"]] = item
     hero = [{**best[d], "id": f"hero-{d}", "source": best[d]["id"]} for d in sorted(best)]
     return PageResult("index", hero)
