@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generator import identikit
+from generator import charts, identikit
 from generator.data import Dataset
 from generator.explore import class_means
 from generator.gallery import PageResult, RunContext, SpriteSheet, scored_items
@@ -59,6 +59,12 @@ def mean_scores(items: list[dict]) -> dict[str, float]:
     return {model: round(float(np.mean([i["scores"][model]["p_label"] for i in items])), 4) for model in ("reader", "judge")}
 
 
+def judge_chart(methods: list[dict]) -> str:
+    """Bar chart of the judge's mean confidence in the intended digit, one bar per column of the page."""
+    return charts.bar_chart([m["method"].replace("-", " ") for m in methods], [m["judge"] for m in methods],
+                            "Judge's mean confidence in the intended digit", value_format="{:.2f}", y_label="judge p(digit)")
+
+
 def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
     """Dream every digit with every recipe, climb identikits, and score all of it with the reader and the judge."""
     reader, judge = models.reader.module, models.judge.module
@@ -88,8 +94,9 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
     for n, item in enumerate(kit_items):
         item.update(method="identikit", target=item["label"], run=n % runs, steps=int(climbs.steps[n]),
                     converged=bool(climbs.converged[n]))
+    methods = [{"method": m, **mean_scores([i for i in items if i["method"] == m])} for m in ROW_METHODS]
     page_context = {
-        "methods": [{"method": m, **mean_scores([i for i in items if i["method"] == m])} for m in ROW_METHODS],
+        "methods": methods, "judge_chart": judge_chart(methods),
         "ablation": [{"name": r.name, "description": DESCRIPTIONS[r.name], "improved": r.name == IMPROVED,
                       "seconds": round(seconds[r.name], 1), **mean_scores(ablation_items[k * 10:(k + 1) * 10])}
                      for k, r in enumerate(RECIPES)],
