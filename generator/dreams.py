@@ -40,7 +40,8 @@ DESCRIPTIONS = {
 ROW_METHODS = ("class-mean", "noise", "mean", "improved", "identikit")
 IDENTIKIT_RUNS, QUICK_IDENTIKIT_RUNS = 10, 2
 CANDIDATES, QUICK_CANDIDATES = 500, 100
-STEP_LIMIT = 100
+STEP_LIMIT, QUICK_STEP_LIMIT = 100, 15
+THRESHOLD = 0.99
 
 
 def run_recipes(models: Models, dataset: Dataset, context: RunContext) -> tuple[dict[str, np.ndarray], dict[str, float]]:
@@ -70,8 +71,9 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
     reader, judge = models.reader.module, models.judge.module
     tiles, seconds = run_recipes(models, dataset, context)
     runs = QUICK_IDENTIKIT_RUNS if context.quick else IDENTIKIT_RUNS
+    step_limit = QUICK_STEP_LIMIT if context.quick else STEP_LIMIT
     climbs = identikit.hill_climb(reader, np.repeat(np.arange(10), runs), QUICK_CANDIDATES if context.quick else CANDIDATES,
-                                  STEP_LIMIT, seed=context.seed)
+                                  step_limit, THRESHOLD, seed=context.seed)
     kits = to_uint8(climbs.images)
     shown_kit = [d * runs + int(np.argmax(climbs.confidence[d * runs:(d + 1) * runs])) for d in range(10)]
     columns = {"class-mean": to_uint8(class_means(dataset.train_images, dataset.train_labels)), "noise": tiles["noise"],
@@ -101,7 +103,8 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
                       "seconds": round(seconds[r.name], 1), **mean_scores(ablation_items[k * 10:(k + 1) * 10])}
                      for k, r in enumerate(RECIPES)],
         "convergence": identikit.convergence_table(climbs), "identikit_runs": runs,
-        "identikit_candidates": QUICK_CANDIDATES if context.quick else CANDIDATES, "identikit_step_limit": STEP_LIMIT,
+        "identikit_candidates": QUICK_CANDIDATES if context.quick else CANDIDATES, "identikit_step_limit": step_limit,
+        "identikit_threshold": THRESHOLD,
         "identikit_seconds": round(float(climbs.seconds.sum()), 1),
         "identikit_success": round(float(climbs.converged.mean()), 3),
     }
