@@ -21,6 +21,7 @@ from generator.models import Models, cache_key, get_models, resolve_device
 from generator.site import assemble, remove_leftovers, vendor_files
 
 ROOT = Path(__file__).resolve().parent.parent
+CODE_VERSION = code_hash()          # the whole package, hashed when the build's modules are imported
 EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard, "dreams": dreams,
                                       "ambiguous": ambiguous, "muddle": muddle, "synthetic": synthetic, "try": tryit}
 
@@ -97,11 +98,15 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
 
 
 def run_experiment(name: str, models: Models, dataset: Dataset, settings: Settings, summary: Summary) -> PageResult:
-    """One experiment's result, from the cache when its inputs and code are unchanged."""
+    """One experiment's result, from the cache when its inputs and code are unchanged.
+
+    The code version is the package as imported (``CODE_VERSION``), so a file edited while a
+    build runs cannot label a result made by the old code with the new code's hash.
+    """
     started = time.perf_counter()
     module = EXPERIMENTS[name]
     key = digest(name, dataset.fingerprint, [cache_key(t.spec, dataset) for t in models.all()],
-                 code_hash(), settings.seed, settings.quick)
+                 CODE_VERSION, settings.seed, settings.quick)
     entry = Entry(settings.cache / "pages", f"{name}-{key}", "npz")
     hit = entry.load()
     if hit is not None:
