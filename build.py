@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run_build(args: argparse.Namespace) -> int:
     """Build the site and print the summary table."""
-    from generator.pipeline import Settings, build  # heavy imports only when building
+    from generator.site.pipeline import Settings, build  # heavy imports only when building
     settings = Settings(data=args.data, download=args.download, mirrors=tuple(args.mirror or ()), out=args.out.resolve(), cache=args.cache.resolve(),
                         device=args.device, seed=args.seed, quick=args.quick)
     summary = build(settings)
@@ -110,8 +110,10 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.out is None:
         raise InputError("synth", "--out FILE.npz is required")
     import numpy as np  # heavy imports only once the arguments are sound
-    from generator.render import save_png
-    from generator.strokes import check_writable, contact_sheet, parse_digits, synthesize_batches, write_npz
+
+    from generator.engines.pen import synthesize_batches
+    from generator.site.images import save_png
+    from generator.synth import check_writable, contact_sheet, parse_digits, write_npz
     try:
         digits = parse_digits(args.digits)
     except ValueError as error:

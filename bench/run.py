@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import browser  # noqa: E402  (bench/ is on the path when run as a script)
 import synthetic  # noqa: E402
-from generator.networks import Normalize, Reader, count_flops  # noqa: E402
+
+from generator.models.networks import Normalize, Reader, count_flops  # noqa: E402
 
 
 def seed_like_network() -> nn.Module:

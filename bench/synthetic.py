@@ -20,8 +20,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.strokes import (SUPERSAMPLE, THREADS, centre, draw_strokes, render,  # noqa: E402
-                               render_reference, to_bytes)
+from generator.digits import to_uint8  # noqa: E402
+from generator.engines.pen import SUPERSAMPLE, THREADS, centre, render, render_reference  # noqa: E402
+from generator.engines.strokes import draw_strokes  # noqa: E402
 
 JITTER = 2.0
 REFERENCE_COUNT = 20
@@ -37,7 +38,7 @@ def fast_rate(count: int, seed: int = 0, threads: int | None = THREADS) -> float
     """Digits per second of the whole batched path: draw the strokes, render, centre."""
     started = time.perf_counter()
     strokes = draw_strokes(labels_for(count), JITTER, np.random.default_rng(seed))
-    centre(to_bytes(render(strokes, threads=threads)))
+    centre(to_uint8(render(strokes, threads=threads)))
     return count / (time.perf_counter() - started)
 
 
@@ -45,7 +46,7 @@ def reference_rate(count: int, seed: int = 0) -> tuple[float, np.ndarray]:
     """Digits per second of the same path with the per-pixel reference renderer, and its images."""
     started = time.perf_counter()
     strokes = draw_strokes(labels_for(count), JITTER, np.random.default_rng(seed))
-    images = centre(to_bytes(render_reference(strokes)))
+    images = centre(to_uint8(render_reference(strokes)))
     return count / (time.perf_counter() - started), images
 
 
@@ -57,7 +58,7 @@ def measure() -> list[str]:
     fast_rate(BATCHES[0], threads=None)
     default = fast_rate(BATCHES[-2], threads=None)
     reference, reference_images = reference_rate(REFERENCE_COUNT)
-    same = centre(to_bytes(render(draw_strokes(labels_for(REFERENCE_COUNT), JITTER, np.random.default_rng(0)))))
+    same = centre(to_uint8(render(draw_strokes(labels_for(REFERENCE_COUNT), JITTER, np.random.default_rng(0)))))
     difference = np.abs(same.astype(np.int16) - reference_images.astype(np.int16))
     best = max(rates.values())
     lines = [

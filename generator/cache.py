@@ -6,9 +6,11 @@ half-written) is deleted and reported as a miss, so the caller rebuilds it.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,49 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def code_hash(*modules: str) -> str:
-    """Hash of the source of the named modules of this package (e.g. ``"networks"``; none: all), the code version."""
+def module_file(module: str, root: Path = PACKAGE_DIR) -> Path | None:
+    """The source file of a dotted ``generator...`` module under ``root`` (a package's ``__init__.py``), or None."""
+    parts = module.split(".")[1:]
+    for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+        if parts and candidate.is_file():
+            return candidate
+    return None
+
+
+def package_imports(module: str, root: Path = PACKAGE_DIR) -> set[str]:
+    """The ``generator`` modules that ``module``'s source imports directly (``from generator.x import y`` names x,
+    and x.y when y is a module itself)."""
+    tree = ast.parse(module_file(module, root).read_text())
+    found = set()
+    for node in ast.walk(tree):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+        found |= {n for n in names if n.split(".")[0] == "generator" and module_file(n, root)}
+    return found
+
+
+def code_modules(*modules: str, root: Path = PACKAGE_DIR, skip: Collection[str] = ()) -> list[str]:
+    """``modules`` and every ``generator`` module they import, directly or not, sorted; ``skip`` (and what only
+    they import) left out."""
+    seen: set[str] = set(skip)
+    todo = list(modules)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(package_imports(module, root) - seen)
+    return sorted(seen - set(skip))
+
+
+def code_version(*modules: str, root: Path = PACKAGE_DIR, skip: Collection[str] = ()) -> str:
+    """Hash of the source of ``modules`` and everything of this package they import: their code version.
+
+    Editing a module changes the version of every module that imports it, and of nothing else.
+    """
     h = hashlib.sha256()
-    for name in modules or sorted(p.stem for p in PACKAGE_DIR.glob("*.py")):
-        h.update((PACKAGE_DIR / f"{name}.py").read_bytes())
+    for module in code_modules(*modules, root=root, skip=skip):
+        h.update(module.encode() + b"\0" + module_file(module, root).read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import onnxruntime as ort
 
 from generator.data import read_kaggle_test_csv
+from generator.data.preprocess import load_image, mnist_style
 from generator.errors import InputError
-from generator.preprocess import load_image, mnist_style
 
 
 def session(model: Path) -> ort.InferenceSession:

@@ -11,3 +11,8 @@ class InputError(Exception):
         super().__init__(f"{source}: {problem}")
         self.source = str(source)
         self.problem = problem
+
+
+def one_line(text: object) -> str:
+    """Collapse whitespace (newlines included) so that an error message stays on one line."""
+    return " ".join(str(text).split())

@@ -69,6 +69,6 @@ def quick_models(quick_build):
     import torch
 
     from generator.data import load_dataset
-    from generator.models import get_models
+    from generator.models.table import get_models
     dataset = load_dataset(None, quick_build["cache"] / "data", node_modules=ROOT / "node_modules", seed=0)
     return dataset, get_models(dataset, quick_build["cache"] / "weights", torch.device("cpu"), quick=True)

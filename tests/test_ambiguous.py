@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generator import ambiguous
+from generator.pages import ambiguous
 
 OFF_DIAGONAL = ~np.eye(10, dtype=bool).ravel()
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from generator.site import PAGES
+from generator.site.writer import PAGES
 
 PAGE_FILES = [f"{p.name}.html" for p in PAGES]
 
@@ -114,7 +114,7 @@ def test_template_change_rerenders_pages_only(quick_build, tmp_path):
     base = templates / "base.html"
     base.write_text(base.read_text().replace("Skip to content", "Skip to the gallery"))
     out = tmp_path / "site"
-    from generator.pipeline import Settings, build
+    from generator.site.pipeline import Settings, build
     summary = build(Settings(out=out, cache=quick_build["cache"], templates=templates, device="cpu", quick=True))
     statuses = {row[0]: row[1] for row in summary.rows}
     assert all(statuses[s] == "cached" for s in statuses if s.startswith(("model ", "page ")))
@@ -151,7 +151,7 @@ def test_failed_render_leaves_the_previous_site_untouched(quick_build, tmp_path)
     (templates / "classifier.html").write_text("{% extends 'base.html' %}{% block content %}{{ no_such_value.x }}{% endblock %}")
     out = quick_build["out"]
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
-    from generator.pipeline import Settings, build
+    from generator.site.pipeline import Settings, build
     with pytest.raises(Exception):
         build(Settings(out=out, cache=quick_build["cache"], templates=templates, device="cpu", quick=True))
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
@@ -159,7 +159,7 @@ def test_failed_render_leaves_the_previous_site_untouched(quick_build, tmp_path)
 
 
 def test_leftovers_of_a_killed_build_are_cleaned_up(tmp_path):
-    from generator.site import remove_leftovers
+    from generator.site.writer import remove_leftovers
     out = tmp_path / "site"
     (tmp_path / "site.tmp-123").mkdir()
     (tmp_path / "site.old-456").mkdir()

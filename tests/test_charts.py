@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from generator.charts import GROUP_COLOURS, bar_chart, heatmap, histogram, line_chart, scatter
+from generator.site.charts import GROUP_COLOURS, bar_chart, heatmap, histogram, line_chart, scatter
 
 
 def _parse(svg: str) -> ET.Element:
@@ -116,7 +116,7 @@ def test_scatter_points_coloured_by_group_with_labelled_marks() -> None:
     # Every point lies inside the plot area.
     xs, ys = [float(c.get("cx")) for c in dots], [float(c.get("cy")) for c in dots]
     _, _, width, height = (float(v) for v in root.get("viewBox").split())
-    assert 0 < min(xs) and max(xs) < width and 0 < min(ys) and max(ys) < height
+    assert min(xs) > 0 and max(xs) < width and min(ys) > 0 and max(ys) < height
     # The point of group 9 with the largest x is drawn right of the one of group 0 with the smallest x.
     assert xs[int(np.argmax(points[:, 0]))] == max(xs) and xs[int(np.argmin(points[:, 0]))] == min(xs)
     assert ys[int(np.argmax(points[:, 1]))] == min(ys)      # SVG y grows downwards

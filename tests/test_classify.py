@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from generator.data import embedded_dataset
-from conftest import ROOT
 
 
 def held_out_digits(count: int) -> tuple[np.ndarray, np.ndarray]:

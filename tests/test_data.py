@@ -1,4 +1,4 @@
-"""Tests for generator.data and generator.download: embedded npm digits, IDX files, Kaggle CSVs, the split, downloads."""
+"""Tests for generator.data and generator.data.download: embedded npm digits, IDX files, Kaggle CSVs, the split, downloads."""
 from __future__ import annotations
 
 import functools
@@ -25,6 +25,7 @@ from generator.data import (
     read_kaggle_train_csv,
     stratified_split,
 )
+from generator.data import embedded as embedded_module
 from generator.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,7 +127,7 @@ def test_embedded_split_is_seeded_and_cached(embedded, embedded_cache, monkeypat
     def no_json(path):
         raise AssertionError(f"re-read {path} although the cache is intact")
 
-    monkeypatch.setattr(data, "_decode_digit_file", no_json)
+    monkeypatch.setattr(embedded_module, "_decode_digit_file", no_json)
     again = embedded_dataset(NODE_MODULES, embedded_cache, seed=0)
     assert again.fingerprint == embedded.fingerprint
     assert np.array_equal(again.test_images, embedded.test_images)

@@ -14,8 +14,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from generator import dreams, identikit, optvis
-from generator.optvis import Goal, Jitter, Pixels, Recipe, Toolkit
+from generator.engines import hill_climb as identikit
+from generator.engines import optvis
+from generator.engines.optvis import Goal, Jitter, Pixels, Recipe, Toolkit
+from generator.pages import dreams
 
 THRESHOLD = 0.9
 

@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 import torch
 
-from generator import ambiguous, dreams
-from generator.gallery import RunContext
-from generator.networks import Judge
+from generator.models.networks import Judge
+from generator.pages import ambiguous, dreams
+from generator.site.results import RunContext
 
 
 @pytest.mark.parametrize("page", [ambiguous, dreams], ids=["ambiguous", "dreams"])

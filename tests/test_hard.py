@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from generator.hard import closest_calls, fold_of, label_issues, misclassified
+from generator.pages.hard import closest_calls, fold_of, label_issues, misclassified
 
 
 def test_folds_are_stratified_and_seeded():

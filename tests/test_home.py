@@ -1,8 +1,8 @@
 """The home page's hero strip: the improved dreams when there are any, else real samples."""
 from __future__ import annotations
 
-from generator import home
-from generator.gallery import PageResult
+from generator.pages import home
+from generator.site.results import PageResult
 
 
 def item(kind: str, label: int, judge: float, method: str | None = None) -> dict:

@@ -9,11 +9,11 @@ import onnx
 import pytest
 import torch
 
-from generator import networks
 from generator.data import Dataset, fingerprint_arrays
-from generator.export import export_checked, onnx_bytes, parity
-from generator.models import SPECS, ModelSpec, cache_key, get_model
-from generator.training import TrainConfig
+from generator.models import networks
+from generator.models.export import export_checked, onnx_bytes, parity
+from generator.models.table import SPECS, ModelSpec, cache_key, get_model
+from generator.models.training import TrainConfig
 
 TINY = TrainConfig(epochs=1, train_limit=300, batch_size=64)
 

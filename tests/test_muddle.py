@@ -13,7 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from generator import muddle
+from generator.digits import to_uint8
+from generator.models.metrics import predict_proba
+from generator.pages import muddle
 
 PARITY = 1e-4
 TIE = 0.05
@@ -105,14 +107,14 @@ def test_bisection_on_the_real_reader_lands_where_its_two_top_classes_tie(quick)
     reader = models.reader.module
     labels = dataset.test_labels.astype(np.int64)
     images = dataset.test_images / 255.0
-    right = muddle.probabilities(reader, images).argmax(axis=1) == labels
+    right = predict_proba(reader, images).argmax(axis=1) == labels
     rng = np.random.default_rng(3)
     source = np.concatenate([rng.choice(np.flatnonzero(right & (labels == d)), 3, replace=False) for d in range(10)])
     partner = np.array([rng.choice(np.flatnonzero(right & (labels != labels[i]))) for i in source])
     a, b, rows = labels[source], labels[partner], np.arange(len(source))
 
     def line(t: np.ndarray) -> np.ndarray:
-        return muddle.probabilities(reader, (1 - t)[:, None, None] * images[source] + t[:, None, None] * images[partner])
+        return predict_proba(reader, (1 - t)[:, None, None] * images[source] + t[:, None, None] * images[partner])
 
     def gap(t: np.ndarray) -> np.ndarray:
         probs = line(t)
@@ -137,14 +139,14 @@ def test_muddle_boundaries_tie_wherever_the_path_changes_sign(quick):
     made = muddle.muddles(autoencoder, reader, z_a, z_b, a, b)
     ts = np.linspace(0, 1, muddle.PATH_STEPS)
     latents = (1 - ts)[None, :, None] * z_a[:, None] + ts[None, :, None] * z_b[:, None]
-    path = muddle.probabilities(reader, muddle.decode(autoencoder, latents.reshape(-1, z_a.shape[1])))
+    path = predict_proba(reader, muddle.decode(autoencoder, latents.reshape(-1, z_a.shape[1])))
     path = path.reshape(len(a), len(ts), 10)
     rows = np.arange(len(a))
     gaps = path[rows, :, a] - path[rows, :, b]
     changes = ((gaps[:, :-1] > 0) != (gaps[:, 1:] > 0)).any(axis=1)
     tied = made["boundary"]["tied"]
     assert np.array_equal(tied, changes)
-    probs = muddle.probabilities(reader, made["boundary"]["image"])
+    probs = predict_proba(reader, made["boundary"]["image"])
     assert np.all(np.abs(probs[rows, a] - probs[rows, b])[tied] <= TIE)
     untied = ~tied                       # no crossing: the path's closest call is kept
     closest = ts[np.abs(muddle.relative_gap(path[rows, :, a], path[rows, :, b])).argmin(axis=1)]
@@ -211,7 +213,7 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
         pair_id = item["id"].rsplit("-", 1)[0]
         ends = [by_id[f"{pair_id}-{end}"]["index"] for end in ("source", "partner")]
         z = muddle.encode(models.autoencoder.module, dataset.test_images[ends])
-        expected = muddle.to_tiles(muddle.decode(models.autoencoder.module, ((1 - item["t"]) * z[0] + item["t"] * z[1])[None]))[0]
+        expected = to_uint8(muddle.decode(models.autoencoder.module, ((1 - item["t"]) * z[0] + item["t"] * z[1])[None]))[0]
         assert tile.shape == (28, 28) and np.abs(tile.astype(int) - expected).max() <= 2
     samples = [item for item in manifest if item["method"] == "sample"]
     assert len(samples) == 10 * muddle.SAMPLES_PER_CLASS and all(len(s["latent"]) == 10 for s in samples)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from generator.data.preprocess import load_image, mnist_style
 from generator.errors import InputError
-from generator.preprocess import load_image, mnist_style
 
 
 def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -44,7 +44,7 @@ def test_black_on_white_drawing_is_inverted_scaled_and_centred(tmp_path: Path) -
     assert gray.dtype == np.float32 and gray.shape == (200, 300) and gray.max() == 1.0
     digit = mnist_style(gray)
     assert digit.shape == (28, 28) and digit.dtype == np.float32
-    assert 0.0 <= digit.min() and digit.max() <= 1.0 and digit[0, 0] == 0.0 and digit.max() > 0.9
+    assert digit.min() >= 0.0 and digit.max() <= 1.0 and digit[0, 0] == 0.0 and digit.max() > 0.9
     rows = np.flatnonzero(digit.any(axis=1))
     assert rows[-1] - rows[0] + 1 == 20
     cy, cx = _centre_of_mass(digit)

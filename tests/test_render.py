@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generator.render import diverging_rgb, heat_rgb, save_png, sprite_sheet, tile_position, to_uint8
+from generator.digits import to_uint8
+from generator.site.images import diverging_rgb, heat_rgb, save_png, sprite_sheet, tile_position
 
 
 def _tiles(count: int, size: int = 28) -> np.ndarray:

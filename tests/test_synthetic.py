@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, run_cli
-from generator import synthetic
-from generator.strokes import (ALTERNATE, BAR, FLAG, centre, centre_of_mass, draw_strokes, parse_digits, render,
-                               render_reference, synthesize)
-from generator.synthetic import ink_stats
+from generator.engines.pen import centre, centre_of_mass, render, render_reference, synthesize
+from generator.engines.strokes import ALTERNATE, BAR, FLAG, draw_strokes
+from generator.pages import synthetic
+from generator.pages.synthetic import ink_stats
+from generator.synth import parse_digits
 
 ALL_DIGITS = np.repeat(np.arange(10), 30)
 
@@ -45,7 +46,7 @@ def test_same_seed_same_digits_other_seed_other_digits():
 def test_jitter_zero_draws_the_template_for_one_pen():
     plain, _ = synthesize(ALL_DIGITS, 0.0, np.random.default_rng(1), pen=3.5, styles=False)
     for digit in range(10):
-        group = plain[ALL_DIGITS == digit]
+        group = plain[digit == ALL_DIGITS]
         assert (group == group[0]).all(), digit
     # With the optional parts on, digits with the same parts are still identical.
     styled, strokes = synthesize(ALL_DIGITS, 0.0, np.random.default_rng(2), pen=3.5)
@@ -178,8 +179,8 @@ def test_retrained_reader_is_cached(quick_build):
     import torch
 
     from generator.data import load_dataset
-    from generator.gallery import RunContext
-    from generator.models import get_models
+    from generator.models.table import get_models
+    from generator.site.results import RunContext
     cache = Path(quick_build["cache"])
     assert list((cache / "experiments").glob("synthetic-reader-*.pt"))
     dataset = load_dataset(None, cache / "data", node_modules=ROOT / "node_modules")

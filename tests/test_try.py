@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from generator.data import load_dataset
-from generator.preprocess import load_image, mnist_style
+from generator.data.preprocess import load_image, mnist_style
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDORED = {"ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"}

@@ -29,7 +29,7 @@ from html import escape
 
 import numpy as np
 
-from generator.render import heat_rgb
+from generator.site.images import heat_rgb
 
 WIDTH, HEIGHT = 640, 360
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 48
@@ -281,3 +281,14 @@ def scatter(points: np.ndarray, groups: Sequence[int], title: str, *, group_name
         legend_x += 28 + 7 * len(name)
     x_axis = _x_axis([(x(t), _n(t)) for t in x_ticks], x_label)
     return _svg(WIDTH, HEIGHT, title, body + legend + ["</g>"] + x_axis)
+
+
+def confusion_chart(title: str, matrix: np.ndarray, *, row_title: str = "true", col_title: str = "predicted",
+                    links: Callable[[int, int], str | None] | None = None) -> str:
+    """A 10×10 confusion matrix as an annotated heat map, its colour capped at twice the largest mistake so that
+    the off-diagonal cells stay visible."""
+    matrix = np.asarray(matrix)
+    digits = [str(d) for d in range(10)]
+    largest_mistake = float(matrix[~np.eye(10, dtype=bool)].max())
+    return heatmap(matrix, title, row_labels=digits, col_labels=digits, row_title=row_title, col_title=col_title,
+                   vmin=0, vmax=max(largest_mistake, 1) * 2, links=links)

@@ -4,26 +4,28 @@ from __future__ import annotations
 import datetime
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import torch
 
-from generator import ambiguous, dreams, evaluation, explore, hard, home, muddle, synthetic, tryit
-from generator.cache import Entry, code_hash, digest
+from generator.cache import Entry, code_version, digest
 from generator.data import Dataset, load_dataset
-from generator.download import MNIST_MIRRORS, download_mnist
-from generator.export import export_checked
-from generator.gallery import PageResult, RunContext
-from generator.models import Models, cache_key, get_models, resolve_device
-from generator.site import assemble, remove_leftovers, vendor_files
+from generator.data.download import MNIST_MIRRORS, download_mnist
+from generator.models.export import export_checked
+from generator.models.table import Models, cache_key, get_models, resolve_device
+from generator.pages import GALLERIES, HOME, Page
+from generator.site.results import MODEL_FILES, BuildInfo, PageResult
+from generator.site.writer import assemble, remove_leftovers, vendor_files
 
-ROOT = Path(__file__).resolve().parent.parent
-CODE_VERSION = code_hash()          # the whole package, hashed when the build's modules are imported
-EXPERIMENTS: dict[str, ModuleType] = {"data": explore, "classifier": evaluation, "hard": hard, "dreams": dreams,
-                                      "ambiguous": ambiguous, "muddle": muddle, "synthetic": synthetic, "try": tryit}
+ROOT = Path(__file__).resolve().parents[2]
+# Each page's code version: its module and every module of the package it imports, hashed when the build
+# starts, so that a file edited while a build runs cannot label a result made by the old code. The charts only
+# turn results into SVG at render time (``context``), so editing them re-renders pages without re-running any.
+RENDER_ONLY = ("generator.site.charts",)
+PAGE_CODE = {p.name: code_version(p.module_name, skip=RENDER_ONLY) for p in (HOME, *GALLERIES)}
+EXPORT_CODE = code_version("generator.models.export")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
     files = {}
     for name, trained, module, shape, input_name, output_name, inputs in jobs:
         started = time.perf_counter()
-        entry = Entry(settings.cache / "onnx", f"{name}-{cache_key(trained.spec, dataset)}-{code_hash('export')}", "onnx")
+        entry = Entry(settings.cache / "onnx", f"{name}-{cache_key(trained.spec, dataset)}-{EXPORT_CODE}", "onnx")
         hit = entry.load()
         if hit is None:
             data, diff = export_checked(module, shape, input_name, output_name, inputs, seed=settings.seed)
@@ -97,26 +99,32 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
     return files
 
 
-def run_experiment(name: str, models: Models, dataset: Dataset, settings: Settings, summary: Summary) -> PageResult:
-    """One experiment's result, from the cache when its inputs and code are unchanged.
+def page_config(page: Page, quick: bool):
+    """The page's config: its defaults, or their quick variant."""
+    config = page.load().Config()
+    return config.quick() if quick else config
 
-    The code version is the package as imported (``CODE_VERSION``), so a file edited while a
-    build runs cannot label a result made by the old code with the new code's hash.
-    """
+
+def page_key(page: Page, models: Models, dataset: Dataset, settings: Settings) -> str:
+    """What a page's result depends on: its config, the data, the models it reads, its code and the seed."""
+    config = page_config(page, settings.quick)
+    return digest(page.name, asdict(config), dataset.fingerprint, [cache_key(t.spec, dataset) for t in models.only(page.models).all()],
+                  PAGE_CODE[page.name], settings.seed)
+
+
+def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings, summary: Summary) -> PageResult:
+    """One page's result, from the cache when none of its inputs changed."""
     started = time.perf_counter()
-    module = EXPERIMENTS[name]
-    key = digest(name, dataset.fingerprint, [cache_key(t.spec, dataset) for t in models.all()],
-                 CODE_VERSION, settings.seed, settings.quick)
-    entry = Entry(settings.cache / "pages", f"{name}-{key}", "npz")
+    entry = Entry(settings.cache / "pages", f"{page.name}-{page_key(page, models, dataset, settings)}", "npz")
     hit = entry.load()
     if hit is not None:
         result = PageResult.from_bytes(hit[0])
     else:
-        context = RunContext(seed=settings.seed, quick=settings.quick, cache=settings.cache / "experiments",
-                             device=str(resolve_device(settings.device)))
-        result = module.run(models, dataset, context)
-        entry.store(result.to_bytes(), {"page": name})
-    summary.add(f"page {name}", status(hit is not None), time.perf_counter() - started, f"{len(result.items)} items")
+        build = BuildInfo(seed=settings.seed, cache=settings.cache / "experiments",
+                          device=str(resolve_device(settings.device)))
+        result = page.load().run(models.only(page.models), dataset, page_config(page, settings.quick), build)
+        entry.store(result.to_bytes(), {"page": page.name})
+    summary.add(f"page {page.name}", status(hit is not None), time.perf_counter() - started, f"{len(result.items)} items")
     return result
 
 
@@ -146,16 +154,23 @@ def build(settings: Settings) -> Summary:
                 else f"reconstruction MSE {metric['reconstruction_mse']:.4f}")
         summary.add(f"model {trained.spec.name}", status(trained.cached), 0.0 if trained.cached else trained.meta["seconds"], note)
     onnx_files = export_models(models, dataset, settings, summary)
-    results = {name: run_experiment(name, models, dataset, settings, summary) for name in EXPERIMENTS}
-    results["index"] = home.run(results)
+    results = {page.name: run_page(page, models, dataset, settings, summary) for page in GALLERIES}
+    results[HOME.name] = HOME.load().run(results)
     facts = build_facts(dataset, models, device, settings, time.perf_counter() - started)
     render_started = time.perf_counter()
-    assemble(settings.out, settings.templates, results, facts,
-             {"models/reader.onnx": onnx_files["reader"], "models/decoder.onnx": onnx_files["decoder"],
-              **vendor_files(settings.node_modules)})
+    files = {MODEL_FILES[name]: onnx_files[name] for name in ("reader", "decoder")} | vendor_files(settings.node_modules)
+    assemble(settings.out, settings.templates, results, facts, build_record(models, settings), files)
     summary.add("site", "rebuilt", time.perf_counter() - render_started, f"{settings.out}")
     summary.add("total", "", time.perf_counter() - started, f"device {device}")
     return summary
+
+
+def build_record(models: Models, settings: Settings) -> dict:
+    """Every config of the build, printable: written to ``site/data/build.json`` beside the results it produced."""
+    return {"settings": {k: str(v) for k, v in asdict(settings).items()},
+            "models": {t.spec.name: {"architecture": t.spec.architecture, "kwargs": dict(t.spec.kwargs),
+                                     "train": asdict(t.spec.train)} for t in models.all()},
+            "pages": {page.name: asdict(page_config(page, settings.quick)) for page in GALLERIES}}
 
 
 def build_facts(dataset: Dataset, models: Models, device: torch.device, settings: Settings, seconds: float) -> dict:
@@ -166,5 +181,5 @@ def build_facts(dataset: Dataset, models: Models, device: torch.device, settings
         "judge_accuracy": models.judge.meta["metrics"]["test_accuracy"], "device": str(device),
         "build_seconds": round(seconds, 1), "commit": commit_id(), "quick": settings.quick,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "training_device": models.reader.meta["device"],
+        "training_device": models.reader.meta["device"], "train_limit": models.reader.spec.train.train_limit,
     }

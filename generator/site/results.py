@@ -1,8 +1,8 @@
-"""What an experiment returns: sprite sheets of digits, other pictures, manifest items and template data.
+"""What a page returns: sprite sheets of digits, other pictures, manifest items and the numbers behind its charts.
 
-Every experiment module has one entry point ``run(models, dataset, context: RunContext) -> PageResult``;
-the site layer only writes what a ``PageResult`` holds. Results round-trip through one
-``.npz`` so the build can cache them.
+Every page module has one entry point ``run(models, dataset, config, build: BuildInfo) -> PageResult``
+(see ``generator.pages``); the site layer only writes what a ``PageResult`` holds. Results hold data,
+never markup, and round-trip through one ``.npz`` so the build can cache them.
 
 Manifest item schema (``site/data/<page>.json`` → ``items``)::
 
@@ -22,19 +22,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from generator.render import tile_position
-from generator.training import predict_proba
+from generator.site.images import tile_position
+from generator.models.metrics import predict_proba
 
 TILE = 28
 
 
+MODEL_FILES = {"reader": "models/reader.onnx", "decoder": "models/decoder.onnx"}   # exported models, site paths
+
+
 @dataclass(frozen=True)
-class RunContext:
-    """What an experiment may know about the build besides models and data."""
+class BuildInfo:
+    """What a page may know about the build besides models, data and its config."""
 
     seed: int = 0
-    quick: bool = False                 # tests and previews: do a small fraction of the work
-    cache: Path | None = None           # a folder where the experiment may cache models it trains itself
+    cache: Path | None = None           # a folder where the page may cache models it trains itself
     device: str = "cpu"                 # torch device for any training it does
 
 
@@ -78,13 +80,13 @@ class Picture:
 
 @dataclass
 class PageResult:
-    """Everything one gallery page shows."""
+    """Everything one page shows, as data."""
 
     page: str
     items: list[dict] = field(default_factory=list)
     sprites: list[SpriteSheet] = field(default_factory=list)
     pictures: list[Picture] = field(default_factory=list)
-    context: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)       # JSON-ready numbers and lists for ``context(result)``
 
     def manifest(self) -> dict:
         """The JSON written to ``site/data/<page>.json``."""
@@ -94,7 +96,7 @@ class PageResult:
         """Serialise (for the build cache)."""
         arrays = {f"sprite_{i}": s.tiles for i, s in enumerate(self.sprites)}
         arrays |= {f"picture_{i}": p.pixels for i, p in enumerate(self.pictures)}
-        meta = {"page": self.page, "items": self.items, "context": self.context,
+        meta = {"page": self.page, "items": self.items, "data": self.data,
                 "sprites": [(s.name, s.columns) for s in self.sprites], "pictures": [p.name for p in self.pictures]}
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -107,12 +109,12 @@ class PageResult:
             meta = json.loads(npz["meta"].tobytes())
             sprites = [SpriteSheet(name, npz[f"sprite_{i}"], columns) for i, (name, columns) in enumerate(meta["sprites"])]
             pictures = [Picture(name, npz[f"picture_{i}"]) for i, name in enumerate(meta["pictures"])]
-        return cls(meta["page"], meta["items"], sprites, pictures, meta["context"])
+        return cls(meta["page"], meta["items"], sprites, pictures, meta["data"])
 
 
 def score(model: nn.Module, images: np.ndarray, labels: np.ndarray | None = None) -> list[dict]:
     """One model's reading of uint8 digits: predicted class, its probability, and p(label) when known."""
-    probs = predict_proba(model.cpu(), torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1))
+    probs = predict_proba(model, images)
     predicted = probs.argmax(1)
     return [{"predicted": int(p), "confidence": round(float(row[p]), 4),
              "p_label": None if labels is None or labels[i] is None else round(float(row[int(labels[i])]), 4)}
@@ -130,3 +132,13 @@ def scored_items(sheet: SpriteSheet, kind: str, labels: list[int | None], reader
     return [{"id": ids[i] if ids else f"{sheet.name}-{i}", "kind": kind, "label": labels[i], "image": sheet.ref(i),
              "scores": {"reader": reader_scores[i], "judge": judge_scores[i]}}
             for i in range(len(sheet.tiles))]
+
+
+def add_fields(items: list[dict], **fields: list) -> list[dict]:
+    """Set per-item fields, one list per field name in item order (numpy scalars become Python numbers)."""
+    for name, values in fields.items():
+        if len(values) != len(items):
+            raise ValueError(f"{name}: {len(values)} values for {len(items)} items")
+        for item, value in zip(items, values):
+            item[name] = value.item() if isinstance(value, np.generic) else value
+    return items

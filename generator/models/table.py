@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from generator import networks
-from generator.cache import Entry, code_hash, digest
-from generator.data import Dataset
-from generator.training import (TrainConfig, autoencoder_loss, evaluate, images_to_tensor, reconstruction_error,
+from generator.models import networks
+from generator.cache import Entry, code_version, digest
+from generator.data.dataset import Dataset
+from generator.digits import images_to_tensor
+from generator.models.training import (TrainConfig, autoencoder_loss, evaluate, reconstruction_error,
                                 train_autoencoder, train_classifier, vae_loss)
 
 QUICK_TRAIN_LIMIT = 2000
+MODEL_CODE = code_version("generator.models.table")   # networks, training and this table, hashed at import
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class ModelSpec:
 
     name: str
     role: str                       # "reader", "judge", "ensemble", "autoencoder" or "vae"
-    architecture: str               # a class name in generator.networks
+    architecture: str               # a class name in generator.models.networks
     kwargs: tuple = ()              # constructor arguments as (name, value) pairs
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))
 
@@ -64,17 +67,21 @@ class TrainedModel:
 
 @dataclass
 class Models:
-    """Every trained model of one build, by role."""
+    """Every trained model of one build, by role; a page gets only the roles it declares, the others None."""
 
-    reader: TrainedModel
-    judge: TrainedModel
-    ensemble: list[TrainedModel]
-    autoencoder: TrainedModel
-    vae: TrainedModel
+    reader: TrainedModel | None
+    judge: TrainedModel | None
+    ensemble: list[TrainedModel] | None
+    autoencoder: TrainedModel | None
+    vae: TrainedModel | None
 
     def all(self) -> list[TrainedModel]:
-        """Every model in build order."""
-        return [self.reader, self.judge, *self.ensemble, self.autoencoder, self.vae]
+        """Every model present, in build order."""
+        return [m for m in (self.reader, self.judge, *(self.ensemble or ()), self.autoencoder, self.vae) if m is not None]
+
+    def only(self, roles: Sequence[str]) -> Models:
+        """The same models with only ``roles`` present."""
+        return Models(**{f.name: getattr(self, f.name) if f.name in roles else None for f in fields(self)})
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -94,7 +101,7 @@ def quick_spec(spec: ModelSpec) -> ModelSpec:
 def cache_key(spec: ModelSpec, dataset: Dataset) -> str:
     """Hash of data + config + code version: any change trains anew."""
     return digest(dataset.fingerprint, spec.name, spec.architecture, spec.kwargs, asdict(spec.train),
-                  code_hash("networks", "training", "models"))
+                  MODEL_CODE)
 
 
 def get_model(spec: ModelSpec, dataset: Dataset, cache_dir: Path, device: torch.device) -> TrainedModel:

@@ -1,6 +1,6 @@
-"""The synthetic page (seed 004): the jitter sweep and hard-example mining on ``generator.strokes`` digits.
+"""The synthetic page (seed 004): the jitter sweep and hard-example mining on ``generator.engines`` stroke digits.
 
-**The page.** A sweep over ``RADII`` read by the reader and the judge (accuracy, per digit, confusion
+**The page.** A sweep over the config's ``radii`` read by the reader and the judge (accuracy, per digit, confusion
 matrices, the most confident failures), then hard-example mining: a separate pool, the reader's
 failures, of which only those that the ensemble readers still read as their label are kept (most
 failures at large jitter have turned into another digit), at most ``MINED_PER_CLASS`` per digit, and a
@@ -20,27 +20,39 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from generator import charts
-from generator.cache import Entry, code_hash, digest
-from generator.data import Dataset
-from generator.evaluation import confusion_matrix
-from generator.gallery import PageResult, RunContext, SpriteSheet, scored_items
-from generator.models import Models, cache_key
-from generator.strokes import (ALTERNATE, BAR, BOX, FLAG, SIDE, SOFTNESS, SPACING, SUPERSAMPLE, centre_of_mass,
-                               synthesize)
-from generator.training import evaluate, images_to_tensor, predict_proba, train_classifier
+from generator.cache import Entry, code_version, digest
+from generator.data.dataset import Dataset
+from generator.digits import images_to_tensor
+from generator.engines.pen import SOFTNESS, SUPERSAMPLE, centre_of_mass, synthesize
+from generator.engines.strokes import ALTERNATE, BAR, BOX, FLAG, SIDE, SPACING
+from generator.models.metrics import confusion_matrix, predict_proba
+from generator.models.table import Models, cache_key
+from generator.models.training import evaluate, train_classifier
+from generator.site import charts
+from generator.site.results import BuildInfo, PageResult, SpriteSheet, add_fields, scored_items
 
-RADII = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
-PER_CLASS, QUICK_PER_CLASS = 100, 10            # sweep digits per class and radius
-POOL_SIZE, QUICK_POOL_SIZE = 30_000, 1_000      # mining pool, jitter uniform in [0, POOL_RADIUS]
-POOL_RADIUS = 5.0
-MINED_LIMIT, QUICK_MINED_LIMIT = 1_000, 100     # at most this many failures join the training digits
-EXAMPLES_PER_CLASS = 2
-FAILURES_PER_RADIUS = 6
-MINED_SHOWN = 30
-LEFT_OUT_SHOWN = 10
-MINED_PER_CLASS = 40                            # no digit dominates the mined set
 TEMPLATE_PEN = 3.6
+
+
+@dataclass(frozen=True)
+class Config:
+    """The synthetic page's knobs."""
+
+    radii: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)   # jitter radii of the sweep, px
+    per_class: int = 100              # sweep digits per class and radius
+    pool_size: int = 30_000           # mining pool, jitter uniform in [0, pool_radius]
+    pool_radius: float = 5.0
+    mined_limit: int = 1_000          # at most this many failures join the training digits
+    mined_per_class: int = 40         # no digit dominates the mined set
+    examples_per_class: int = 2
+    failures_per_radius: int = 6
+    mined_shown: int = 30
+    left_out_shown: int = 10
+
+    def quick(self) -> Config:
+        """A tenth of the sweep, a thirtieth of the pool."""
+        return replace(self, per_class=10, pool_size=1_000, mined_limit=100)
+MINING_CODE = code_version("generator.pages.synthetic")     # the mined digits' code, for the retrained reader
 STREAMS = {"sweep": 1, "pool": 2, "fresh": 3, "templates": 4, "mining": 5}
 
 
@@ -65,17 +77,18 @@ def _stream(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([abs(seed), STREAMS[name]])
 
 
-def sweep(classifiers: dict[str, torch.nn.Module], per_class: int, rng: np.random.Generator) -> tuple[list[Trial], float]:
-    """Every radius of ``RADII`` with ``per_class`` digits per class, read by each classifier; and digits/s drawn."""
+def sweep(classifiers: dict[str, torch.nn.Module], radii: tuple[float, ...], per_class: int,
+          rng: np.random.Generator) -> tuple[list[Trial], float]:
+    """Every radius of ``radii`` with ``per_class`` digits per class, read by each classifier; and digits/s drawn."""
     labels = np.repeat(np.arange(10), per_class)
     trials, drawing = [], 0.0
-    for radius in RADII:
+    for radius in radii:
         started = time.perf_counter()
         images, _ = synthesize(labels, radius, rng)
         drawing += time.perf_counter() - started
         x = images_to_tensor(images)
         trials.append(Trial(radius, images, labels, {name: predict_proba(m, x) for name, m in classifiers.items()}))
-    return trials, len(labels) * len(RADII) / max(drawing, 1e-9)
+    return trials, len(labels) * len(radii) / max(drawing, 1e-9)
 
 
 def ink_stats(images: np.ndarray) -> dict[str, float]:
@@ -90,12 +103,12 @@ def ink_stats(images: np.ndarray) -> dict[str, float]:
             "ink": round(float(ink.sum(axis=(1, 2)).mean()), 1)}
 
 
-def mine(reader: torch.nn.Module, peers: list[torch.nn.Module], size: int,
+def mine(reader: torch.nn.Module, peers: list[torch.nn.Module], size: int, radius: float,
          rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """A pool of ``size`` digits (balanced, jitter uniform in [0, POOL_RADIUS]), those the reader gets wrong, and
+    """A pool of ``size`` digits (balanced, jitter uniform in [0, radius]), those the reader gets wrong, and
     which of those still read as their label to the ``peers`` (their mean probability; every one without peers)."""
     labels = np.arange(size) % 10
-    jitter = rng.uniform(0.0, POOL_RADIUS, size)
+    jitter = rng.uniform(0.0, radius, size)
     images, _ = synthesize(labels, jitter, rng)
     probs = predict_proba(reader, images_to_tensor(images))
     wrong = np.flatnonzero(probs.argmax(1) != labels)
@@ -114,17 +127,16 @@ def balanced_choice(labels: np.ndarray, candidates: np.ndarray, per_class: int, 
     return np.sort(rng.permutation(picked)[:limit])
 
 
-def mining_settings(models: Models, dataset: Dataset, context: RunContext) -> dict:
+def mining_settings(models: Models, dataset: Dataset, config: Config, seed: int) -> dict:
     """Everything that decides which digits are mined (part of the retrained reader's cache key)."""
-    return {"pool": QUICK_POOL_SIZE if context.quick else POOL_SIZE, "pool_radius": POOL_RADIUS,
-            "limit": QUICK_MINED_LIMIT if context.quick else MINED_LIMIT, "per_class": MINED_PER_CLASS,
-            "seed": context.seed,
+    return {"pool": config.pool_size, "pool_radius": config.pool_radius, "limit": config.mined_limit,
+            "per_class": config.mined_per_class, "seed": seed,
             "peers": [cache_key(t.spec, dataset) for t in models.ensemble]}
 
 
-def retrain(models: Models, dataset: Dataset, mined: tuple[np.ndarray, np.ndarray], context: RunContext,
+def retrain(models: Models, dataset: Dataset, mined: tuple[np.ndarray, np.ndarray], build: BuildInfo,
             settings: dict) -> tuple[torch.nn.Module, dict, bool]:
-    """The reader's spec trained afresh on the training digits plus the mined ones; cached in ``context.cache``.
+    """The reader's spec trained afresh on the training digits plus the mined ones; cached in ``build.cache``.
 
     The reader's own recipe (architecture, epochs, augmentation, seed), so that the build's reader is the
     control: only the mined digits differ. A quick build's ``train_limit`` picks its MNIST subset and
@@ -133,8 +145,8 @@ def retrain(models: Models, dataset: Dataset, mined: tuple[np.ndarray, np.ndarra
     spec = models.reader.spec
     config = spec.train
     key = digest("synthetic-reader", dataset.fingerprint, cache_key(spec, dataset), asdict(config), settings,
-                 code_hash("synthetic", "strokes", "networks", "training"))
-    entry = Entry(context.cache, f"synthetic-reader-{key}", "pt") if context.cache is not None else None
+                 MINING_CODE)
+    entry = Entry(build.cache, f"synthetic-reader-{key}", "pt") if build.cache is not None else None
     module = spec.build()
     hit = entry.load() if entry is not None else None
     if hit is not None:
@@ -148,11 +160,11 @@ def retrain(models: Models, dataset: Dataset, mined: tuple[np.ndarray, np.ndarra
     y = torch.from_numpy(np.concatenate([labels, mined[1]]).astype(np.int64))
     test = (images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64)))
     started = time.perf_counter()
-    history = train_classifier(module, (x, y), test, replace(config, train_limit=None), torch.device(context.device),
+    history = train_classifier(module, (x, y), test, replace(config, train_limit=None), torch.device(build.device),
                                "reader + mined")
     module.cpu().eval()
     loss, accuracy = evaluate(module, *test)
-    meta = {"seconds": round(time.perf_counter() - started, 1), "device": context.device, "epochs": config.epochs,
+    meta = {"seconds": round(time.perf_counter() - started, 1), "device": build.device, "epochs": config.epochs,
             "train_size": int(len(y)), "mined": int(len(mined[1])), "test_accuracy": accuracy, "test_loss": loss,
             "history": asdict(history), "settings": settings}
     if entry is not None:
@@ -172,39 +184,22 @@ def _y_floor(*series: list[float]) -> float:
     return float(max(0, math.floor((lowest - 2) / 10) * 10))
 
 
-def accuracy_chart(series: dict[str, list[float]], title: str) -> str:
+def accuracy_chart(series: dict[str, list[float]], radii: list[float], title: str) -> str:
     """Accuracy (percent) against the jitter radius."""
     low = _y_floor(*series.values())
-    return charts.line_chart(series, title, x_values=list(RADII), x_label="jitter radius (px)",
+    return charts.line_chart(series, title, x_values=radii, x_label="jitter radius (px)",
                              y_label="accuracy (%)", y_range=(low, 100.0))
 
 
-def per_digit_charts(trials: list[Trial], model: str) -> list[dict]:
-    """Accuracy against jitter for digits 0–4 and 5–9 (five lines a chart, so colours stay apart)."""
-    table = np.array([t.per_digit(model) for t in trials])        # [radius, digit]
+def per_digit_charts(table: list[list[float]], radii: list[float], model: str) -> list[dict]:
+    """Accuracy ``table`` [radius][digit] against jitter for digits 0–4 and 5–9 (five lines a chart)."""
+    columns = np.array(table)
     charts_ = []
     for digits in (range(0, 5), range(5, 10)):
         title = f"{model.capitalize()}: accuracy by digit, {digits[0]}–{digits[-1]}"
-        svg = accuracy_chart({str(d): _percent(table[:, d].tolist()) for d in digits}, title)
+        svg = accuracy_chart({str(d): _percent(columns[:, d].tolist()) for d in digits}, radii, title)
         charts_.append({"model": model, "first": digits[0], "last": digits[-1], "svg": svg})
     return charts_
-
-
-def confusion_heatmap(trial: Trial) -> str:
-    """The reader's confusion matrix at one radius (counts; colour capped so rare mistakes show)."""
-    matrix = confusion_matrix(trial.labels, trial.probs["reader"].argmax(1))
-    off = matrix[~np.eye(10, dtype=bool)]
-    return charts.heatmap(matrix, f"Reader's confusion matrix at jitter {trial.radius:g}",
-                          row_labels=[str(d) for d in range(10)], col_labels=[str(d) for d in range(10)],
-                          row_title="drawn", col_title="read as", vmin=0, vmax=float(max(off.max(), 1) * 2))
-
-
-def _annotate(items: list[dict], **fields: list) -> list[dict]:
-    for n, item in enumerate(items):
-        for name, values in fields.items():
-            value = values[n]
-            item[name] = value.item() if hasattr(value, "item") else value
-    return items
 
 
 def template_digits() -> tuple[np.ndarray, list[int], list[str]]:
@@ -220,34 +215,34 @@ def template_digits() -> tuple[np.ndarray, list[int], list[str]]:
     return images, [*range(10), *(d for d, _, _ in wanted)], names
 
 
-def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
+def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
     """Sweep the jitter radius, show the failures, mine them and retrain the reader on them."""
     reader, judge = models.reader.module.cpu().eval(), models.judge.module.cpu().eval()
-    per_class = QUICK_PER_CLASS if context.quick else PER_CLASS
-    trials, rate = sweep({"reader": reader, "judge": judge}, per_class, _stream(context.seed, "sweep"))
+    per_class = config.per_class
+    trials, rate = sweep({"reader": reader, "judge": judge}, config.radii, per_class, _stream(build.seed, "sweep"))
     items: list[dict] = []
     sprites: list[SpriteSheet] = []
 
     template_images, template_labels, template_names = template_digits()
     templates = SpriteSheet("synthetic-templates", template_images, columns=15)
     sprites.append(templates)
-    items += _annotate(scored_items(templates, "template", template_labels, reader, judge,
+    items += add_fields(scored_items(templates, "template", template_labels, reader, judge,
                                     ids=[f"template-{i}" for i in range(len(template_labels))]),
                        jitter=[0.0] * len(template_labels), name=template_names)
 
     rows = []
     failure_tiles, failure_labels, failure_jitter, failure_predicted = [], [], [], []
     for index, trial in enumerate(trials):
-        pick = np.concatenate([np.flatnonzero(trial.labels == d)[:EXAMPLES_PER_CLASS] for d in range(10)])
+        pick = np.concatenate([np.flatnonzero(trial.labels == d)[:config.examples_per_class] for d in range(10)])
         pick = pick.reshape(10, -1).T.ravel()                      # row by row: 0..9, 0..9
         sheet = SpriteSheet(f"synthetic-examples-{index}", trial.images[pick], columns=10)
         sprites.append(sheet)
-        items += _annotate(scored_items(sheet, "example", trial.labels[pick].tolist(), reader, judge,
+        items += add_fields(scored_items(sheet, "example", trial.labels[pick].tolist(), reader, judge,
                                         ids=[f"example-{index}-{i}" for i in range(len(pick))]),
                            jitter=[trial.radius] * len(pick))
         predicted = trial.probs["reader"].argmax(1)
         wrong = np.flatnonzero(predicted != trial.labels)
-        wrong = wrong[np.argsort(-trial.probs["reader"][wrong].max(1), kind="stable")][:FAILURES_PER_RADIUS]
+        wrong = wrong[np.argsort(-trial.probs["reader"][wrong].max(1), kind="stable")][:config.failures_per_radius]
         failure_tiles.append(trial.images[wrong])
         failure_labels += trial.labels[wrong].tolist()
         failure_jitter += [trial.radius] * len(wrong)
@@ -257,7 +252,7 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
                      "count": int(len(trial.labels)), "width": sheet.size[0], "height": sheet.size[1]})
     failures = SpriteSheet("synthetic-failures", np.concatenate(failure_tiles), columns=10)
     sprites.append(failures)
-    failure_items = _annotate(scored_items(failures, "failure", failure_labels, reader, judge,
+    failure_items = add_fields(scored_items(failures, "failure", failure_labels, reader, judge,
                                            ids=[f"failure-{i}" for i in range(len(failure_labels))]),
                               jitter=failure_jitter, predicted=failure_predicted)
     items += failure_items
@@ -266,30 +261,30 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
 
     # Hard-example mining: a separate pool, the reader's failures that its peers (the ensemble) still read
     # as their label, and a reader trained afresh with them.
-    settings = mining_settings(models, dataset, context)
+    settings = mining_settings(models, dataset, config, build.seed)
     pool_size, limit = settings["pool"], settings["limit"]
-    mined = mine(reader, [t.module.cpu().eval() for t in models.ensemble], pool_size, _stream(context.seed, "pool"))
+    mined = mine(reader, [t.module.cpu().eval() for t in models.ensemble], pool_size, config.pool_radius, _stream(build.seed, "pool"))
     readable = np.flatnonzero(mined["readable"])
-    keep = balanced_choice(mined["labels"], readable, MINED_PER_CLASS, limit, _stream(context.seed, "mining"))
-    retrained, meta, cached = retrain(models, dataset, (mined["images"][keep], mined["labels"][keep]), context, settings)
-    fresh, _ = sweep({"reader": reader, "after": retrained, "judge": judge}, per_class, _stream(context.seed, "fresh"))
+    keep = balanced_choice(mined["labels"], readable, config.mined_per_class, limit, _stream(build.seed, "mining"))
+    retrained, meta, cached = retrain(models, dataset, (mined["images"][keep], mined["labels"][keep]), build, settings)
+    fresh, _ = sweep({"reader": reader, "after": retrained, "judge": judge}, config.radii, per_class, _stream(build.seed, "fresh"))
     test_x = images_to_tensor(dataset.test_images)
     test_y = torch.from_numpy(dataset.test_labels.astype(np.int64))
     mnist = {name: float(evaluate(model, test_x, test_y)[1]) for name, model in (("before", reader), ("after", retrained))}
 
-    shown = keep[:MINED_SHOWN]
+    shown = keep[:config.mined_shown]
     mined_sheet = SpriteSheet("synthetic-mined", mined["images"][shown], columns=10)
     sprites.append(mined_sheet)
     after = predict_proba(retrained, images_to_tensor(mined_sheet.tiles))
-    items += _annotate(scored_items(mined_sheet, "mined", mined["labels"][shown].tolist(), reader, judge,
+    items += add_fields(scored_items(mined_sheet, "mined", mined["labels"][shown].tolist(), reader, judge,
                                     ids=[f"mined-{i}" for i in range(len(shown))]),
                        jitter=[round(float(j), 2) for j in mined["jitter"][shown]],
                        predicted=mined["probs"][shown].argmax(1).tolist(),
                        after=[{"predicted": int(p.argmax()), "confidence": round(float(p.max()), 4)} for p in after])
-    left_out = np.flatnonzero(~mined["readable"])[:LEFT_OUT_SHOWN]
+    left_out = np.flatnonzero(~mined["readable"])[:config.left_out_shown]
     left_sheet = SpriteSheet("synthetic-left-out", mined["images"][left_out], columns=10)
     sprites.append(left_sheet)
-    items += _annotate(scored_items(left_sheet, "left-out", mined["labels"][left_out].tolist(), reader, judge,
+    items += add_fields(scored_items(left_sheet, "left-out", mined["labels"][left_out].tolist(), reader, judge,
                                     ids=[f"left-out-{i}" for i in range(len(left_out))]),
                        jitter=[round(float(j), 2) for j in mined["jitter"][left_out]],
                        predicted=mined["probs"][left_out].argmax(1).tolist(),
@@ -300,31 +295,29 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
     before_digits = np.nanmean([t.per_digit("reader") for t in fresh], axis=0)
     after_digits = np.nanmean([t.per_digit("after") for t in fresh], axis=0)
     pool_wrong_jitter = mined["pool_jitter"][mined["pool_wrong"]]
-    raw, _ = synthesize(trials[0].labels, 0.0, _stream(context.seed, "templates"), normalise=False)
+    raw, _ = synthesize(trials[0].labels, 0.0, _stream(build.seed, "templates"), normalise=False)
     context_data = {
-        "radii": list(RADII), "per_class": per_class, "sweep_size": per_class * 10, "rows": rows,
+        "radii": list(config.radii), "per_class": per_class, "sweep_size": per_class * 10, "rows": rows,
         "draw_rate": round(rate), "supersample": SUPERSAMPLE, "spacing": SPACING, "softness": SOFTNESS,
         "box": BOX, "template_pen": TEMPLATE_PEN,
         "stats": {"raw": ink_stats(raw),
                   "synthetic": ink_stats(trials[0].images), "jittered": ink_stats(trials[-1].images),
                   "mnist": ink_stats(dataset.train_images)},
-        "overall_chart": accuracy_chart({"reader": _percent([t.accuracy("reader") for t in trials]),
-                                         "judge": _percent([t.accuracy("judge") for t in trials])},
-                                        "Accuracy on synthetic digits against jitter"),
-        "digit_charts": per_digit_charts(trials, "reader") + per_digit_charts(trials, "judge"),
-        "confusions": [{"radius": t.radius, "svg": confusion_heatmap(t)} for t in trials],
+        "digit_tables": {model: [t.per_digit(model) for t in trials] for model in ("reader", "judge")},
+        "confusions": [{"radius": t.radius, "matrix": confusion_matrix(t.labels, t.probs["reader"].argmax(1)).tolist()}
+                       for t in trials],
         "failures_shown": len(failure_items), "failures_total": int(sum(r["wrong"] for r in rows)),
         "judge_reads_failures": int(judge_reads_failures), "judge_agrees_failures": int(judge_agrees_failures),
-        "failures_per_radius": FAILURES_PER_RADIUS,
+        "failures_per_radius": config.failures_per_radius,
         "hardest": [{"digit": d, "accuracy": round(float(v), 4)} for d, v in
                     sorted(enumerate(trials[-1].per_digit("reader")), key=lambda dv: dv[1])[:3]],
         "mining": {
-            "pool": pool_size, "pool_radius": POOL_RADIUS, "found": int(len(mined["labels"])),
+            "pool": pool_size, "pool_radius": config.pool_radius, "found": int(len(mined["labels"])),
             "readable": int(len(readable)), "peers": len(models.ensemble),
-            "used": int(len(keep)), "limit": limit, "per_class": MINED_PER_CLASS,
+            "used": int(len(keep)), "limit": limit, "per_class": config.mined_per_class,
             "by_digit": np.bincount(mined["labels"], minlength=10).tolist(),
             "used_by_digit": np.bincount(mined["labels"][keep], minlength=10).tolist(),
-            "by_radius": np.histogram(pool_wrong_jitter, bins=5, range=(0, POOL_RADIUS))[0].tolist(),
+            "by_radius": np.histogram(pool_wrong_jitter, bins=5, range=(0, config.pool_radius))[0].tolist(),
             "epochs": meta["epochs"], "train_size": meta["train_size"], "seconds": meta["seconds"],
             "device": meta["device"], "cached": cached, "test_size": int(len(test_y)),
             "mnist_before": round(mnist["before"], 4), "mnist_after": round(mnist["after"], 4),
@@ -332,12 +325,31 @@ def run(models: Models, dataset: Dataset, context: RunContext) -> PageResult:
             "rows": fresh_rows,
             "digits": [{"digit": d, "before": round(float(b), 4), "after": round(float(a), 4)}
                        for d, (b, a) in enumerate(zip(before_digits, after_digits))],
-            "chart": accuracy_chart({"reader before": _percent([r["before"] for r in fresh_rows]),
-                                     "reader after mining": _percent([r["after"] for r in fresh_rows]),
-                                     "judge": _percent([r["judge"] for r in fresh_rows])},
-                                    "Fresh synthetic digits: before and after mining"),
             "mean_before": round(float(np.mean([r["before"] for r in fresh_rows])), 4),
             "mean_after": round(float(np.mean([r["after"] for r in fresh_rows])), 4),
         },
     }
     return PageResult("synthetic", items, sprites, [], context_data)
+
+
+def context(result: PageResult) -> dict:
+    """The sweep's and the mining's charts; the gallery's tiles by kind."""
+    data = result.data
+    radii, rows, fresh = data["radii"], data["rows"], data["mining"]["rows"]
+    kinds = {kind: [i for i in result.items if i["kind"] == kind] for kind in ("template", "failure", "mined", "left-out")}
+    mining = {**data["mining"], "mnist_digits": data["mining"]["train_size"] - data["mining"]["used"],
+              "one_digit_points": 100 / data["mining"]["test_size"]}
+    return {
+        **data, **kinds, "mining": mining, "sweep_total": data["sweep_size"] * len(rows),
+        "overall_chart": accuracy_chart({"reader": _percent([r["reader"] for r in rows]),
+                                         "judge": _percent([r["judge"] for r in rows])}, radii,
+                                        "Accuracy on synthetic digits against jitter"),
+        "digit_charts": [c for model in ("reader", "judge") for c in per_digit_charts(data["digit_tables"][model], radii, model)],
+        "confusion_charts": [{"radius": c["radius"], "svg": charts.confusion_chart(
+            f"Reader's confusion matrix at jitter {c['radius']:g}", c["matrix"], row_title="drawn", col_title="read as")}
+            for c in data["confusions"]],
+        "mining_chart": accuracy_chart({"reader before": _percent([r["before"] for r in fresh]),
+                                        "reader after mining": _percent([r["after"] for r in fresh]),
+                                        "judge": _percent([r["judge"] for r in fresh])}, radii,
+                                       "Fresh synthetic digits: before and after mining"),
+    }

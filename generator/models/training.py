@@ -44,11 +44,6 @@ class History:
     seconds_per_epoch: float = 0.0
 
 
-def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [N,28,28] (ink 255) -> float32 [N,1,28,28] (ink 1.0)."""
-    return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
-
-
 def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, zoom: float = 0.1, shift: float = 0.1) -> torch.Tensor:
     """Seed 004's augmentation: random rotation (±degrees), zoom (±zoom) and shift (±shift of the width)."""
     n = x.shape[0]
@@ -107,14 +102,6 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
             total_loss += F.cross_entropy(logits, target, reduction="sum").item()
             correct += (logits.argmax(1) == target).sum().item()
     return total_loss / len(x), correct / len(x)
-
-
-def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> np.ndarray:
-    """Softmax probabilities [N,10] as float64 numpy."""
-    model.eval()
-    with torch.no_grad():
-        parts = [F.softmax(model(x[i:i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]
-    return torch.cat(parts).double().cpu().numpy()
 
 
 def _setup(model: nn.Module, tensors: list[torch.Tensor], config: TrainConfig, device: torch.device):

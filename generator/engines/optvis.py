@@ -8,7 +8,6 @@ loop that optimises them. Dreams and the ambiguous grid are this loop with diffe
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -19,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from generator.data import Dataset
-from generator.models import Models
-from generator.render import to_uint8
-from generator.training import random_affine
+from generator.data.dataset import Dataset
+from generator.digits import rotate180, to_uint8
+from generator.models.table import Models
+from generator.models.training import random_affine
 
 Objective = Callable[[torch.Tensor], torch.Tensor]          # images [N,1,28,28] -> loss per image [N]
 BATCH = 2000
@@ -90,11 +89,6 @@ def frozen(models: Sequence[nn.Module]) -> list[nn.Module]:
     return [m.cpu().eval().requires_grad_(False) for m in models]
 
 
-def rotate180(images: torch.Tensor) -> torch.Tensor:
-    """Images ``[..., H, W]`` turned upside down."""
-    return torch.flip(images, dims=(-2, -1))
-
-
 def mean_log_probs(models: Sequence[nn.Module], images: torch.Tensor) -> torch.Tensor:
     """Log-probabilities ``[N,10]`` averaged over the models."""
     return torch.stack([F.log_softmax(m(images), dim=1) for m in models]).mean(0)
@@ -159,8 +153,33 @@ class Recipe:
     prior: float = 0.0              # Gaussian prior weight on the latent
     restarts: int = 1               # independent starts per image; the ensemble keeps the best
     samples: int = 0                # prior draws ("prior" space)
+    shortlist: int = 16             # prior space with jitter: the best draws per target that are ranked again
+    selection_views: int = 8        # jittered views that rank restarts or the shortlist
     steps: int = 200
     learning_rate: float = 0.01
+    origin: str = ""                # where the recipe comes from, e.g. "seed 000's first attempt"
+
+    def quick(self) -> Recipe:
+        """A much cheaper version for quick builds."""
+        return replace(self, steps=min(self.steps, 8), restarts=1, samples=min(self.samples, 400))
+
+    def describe(self) -> str:
+        """What the recipe does, in words made from its fields."""
+        team = "the reader alone" if self.team == "reader" else "reader + ensemble"
+        if self.space == "prior":
+            text = f"decode {self.samples:,} draws from the VAE's prior and keep, per target, the one {team} find most convincing"
+            if self.jitter:
+                text += (f", after ranking the {self.shortlist} best again on {self.selection_views} randomly shifted, "
+                         "rotated and zoomed views")
+        else:
+            start = {"noise": "uniform noise", "mean": "the mean training digit"}[self.start]
+            text = (f"pixels from {start}" if self.space == "pixels" else "gradient descent on the VAE's latent") + \
+                   f", against {team}, {self.steps} Adam steps"
+            text += f", {self.views} randomly shifted, rotated and zoomed views a step" if self.jitter else ""
+            text += f", total-variation penalty {self.smoothness:g}" if self.smoothness else ""
+            text += f", Gaussian prior penalty {self.prior:g}" if self.prior else ""
+            text += f", the ensemble keeps the best of {self.restarts} restarts" if self.restarts > 1 else ""
+        return text + (f" ({self.origin})" if self.origin else "")
 
 
 @dataclass
@@ -178,8 +197,6 @@ class Toolkit:
         return frozen([self.reader] if name == "reader" else [self.reader, *self.ensemble])
 
 
-SELECTION_VIEWS = 8
-SHORTLIST = 16
 
 
 def starting_image(recipe: Recipe, toolkit: Toolkit, count: int, gen: torch.Generator) -> Pixels | Latent:
@@ -194,7 +211,7 @@ def starting_image(recipe: Recipe, toolkit: Toolkit, count: int, gen: torch.Gene
 def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
     """Decode ``recipe.samples`` draws from the latent prior; per target, the one the team finds most convincing.
 
-    With ``recipe.jitter`` the ``SHORTLIST`` best draws per target are ranked again by their
+    With ``recipe.jitter`` the ``recipe.shortlist`` best draws per target are ranked again by their
     loss plus their mean loss over jittered views, so the winner is robust to small shifts.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -204,13 +221,13 @@ def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tor
     with torch.no_grad():
         table = torch.cat([goal.table(team, decoder(latents[start:start + BATCH]))
                            for start in tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)])
-        shortlist = min(SHORTLIST if recipe.jitter else 1, len(latents))
+        shortlist = min(recipe.shortlist if recipe.jitter else 1, len(latents))
         top = table.topk(shortlist, dim=0, largest=False).indices                      # [shortlist, count]
         images = decoder(latents[top.flatten()])
         loss = table[top, torch.arange(count)]
         if recipe.jitter:
-            views = Jitter(samples=SELECTION_VIEWS)(images, gen)
-            loss = loss + goal.loss(team, views).view(SELECTION_VIEWS, shortlist, count).mean(0)
+            views = Jitter(samples=recipe.selection_views)(images, gen)
+            loss = loss + goal.loss(team, views).view(recipe.selection_views, shortlist, count).mean(0)
     return images.view(shortlist, count, 1, 28, 28)[loss.argmin(0), torch.arange(count)]
 
 
@@ -230,9 +247,9 @@ def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> tor
                     Jitter(samples=recipe.views) if recipe.jitter else None, seed, desc=recipe.name)
     if recipe.restarts == 1:
         return images
-    views = Jitter(samples=SELECTION_VIEWS)(images, torch.Generator().manual_seed(seed + 1))
+    views = Jitter(samples=recipe.selection_views)(images, torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
-        loss = goal.loss(toolkit.team("ensemble"), views).view(SELECTION_VIEWS, recipe.restarts, count)
+        loss = goal.loss(toolkit.team("ensemble"), views).view(recipe.selection_views, recipe.restarts, count)
     best = loss.mean(0).argmin(0)
     return images.view(recipe.restarts, count, 1, 28, 28)[best, torch.arange(count)]
 
@@ -242,11 +259,6 @@ def make_toolkit(models: Models, dataset: Dataset) -> Toolkit:
     mean = torch.from_numpy(dataset.train_images.mean(axis=0).astype(np.float32) / 255.0).view(1, 1, 28, 28)
     vae = models.vae.module
     return Toolkit(models.reader.module, [m.module for m in models.ensemble], frozen([vae.decoder])[0], vae.latent, mean)
-
-
-def quick_recipe(recipe: Recipe) -> Recipe:
-    """A much cheaper version of ``recipe`` for quick builds."""
-    return replace(recipe, steps=min(recipe.steps, 8), restarts=1, samples=min(recipe.samples, 400))
 
 
 def timed_generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[np.ndarray, float]:

@@ -1,7 +1,7 @@
-"""Pixels to PNG files: sprite sheets, float-to-byte conversion, colour maps, PNG writing.
+"""Pixels to PNG files: sprite sheets, colour maps, PNG writing.
 
 Everything here is pure numpy except ``save_png`` (Pillow). Colour maps are hand-coded
-few-stop linear interpolations so that the SVG charts (``generator.charts``) and the
+few-stop linear interpolations so that the SVG charts (``generator.site.charts``) and the
 browser can reproduce them exactly.
 """
 from __future__ import annotations
@@ -40,12 +40,6 @@ def tile_position(index: int, columns: int, tile: int = 28) -> tuple[int, int]:
     """Pixel offset ``(x, y)`` of tile ``index`` in a sprite sheet of ``columns`` columns."""
     row, column = divmod(index, columns)
     return column * tile, row * tile
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] (any shape) to uint8 ``round(v * 255)``, clipped; NaN -> 0."""
-    scaled = np.rint(np.nan_to_num(np.asarray(images, dtype=np.float64), nan=0.0) * 255.0)
-    return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 def _interpolate(t: np.ndarray, stops: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from generator.errors import InputError
+from generator.errors import InputError, one_line
 
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -23,10 +23,6 @@ MNIST_MD5 = {
 }
 _CHUNK = 1 << 20
 
-
-def _one_line(text: object) -> str:
-    """Collapse any whitespace (newlines included) so an error stays on one line."""
-    return " ".join(str(text).split())
 
 
 def file_md5(path: Path) -> str:
@@ -51,7 +47,7 @@ def _fetch_verified(url: str, final: Path, expected: str, timeout: float) -> str
     try:
         fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
     except OSError as exc:
-        raise InputError(final.parent, f"cannot write: {_one_line(exc.strerror or exc)}") from None
+        raise InputError(final.parent, f"cannot write: {one_line(exc.strerror or exc)}") from None
     tmp = Path(tmp_name)
     try:
         digest = hashlib.md5(usedforsecurity=False)
@@ -66,7 +62,7 @@ def _fetch_verified(url: str, final: Path, expected: str, timeout: float) -> str
         os.replace(tmp, final)
         return None
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        return _one_line(exc) or type(exc).__name__
+        return one_line(exc) or type(exc).__name__
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -97,7 +93,7 @@ def download_mnist(
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(dest_dir, f"cannot create directory: {_one_line(exc.strerror or exc)}") from None
+        raise InputError(dest_dir, f"cannot create directory: {one_line(exc.strerror or exc)}") from None
     for name, expected in checksums.items():
         path = dest_dir / name
         if _has_md5(path, expected):

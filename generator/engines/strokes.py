@@ -1,4 +1,4 @@
-"""Seed 004's Bézier-stroke digits, drawn as MNIST would have scanned them, thousands per call.
+"""Seed 004's Bézier-stroke digits as strokes: templates, jitter, pen widths and optional parts, for many digits at once.
 
 **Strokes.** Every digit 0–9 is a handful of quadratic and cubic Bézier strokes through the seed's
 per-digit control points (``(row, col)`` in pixels of the 28×28 image). Each point moves by a random
@@ -9,58 +9,30 @@ so that jitter 0 draws the template exactly. Optional parts keep the seed's prob
 flag (1/2) and then its base (1/2), the 7's hook (0.15) and dash (0.10), the alternate 4 (0.15).
 Pen widths are uniform in the seed's ranges (2.8 or 3.2 to 5 px).
 
-**Rendering.** The pen puts full ink within a fifth of its width of the stroke's centre line, falling
-linearly to nothing at its edge (half its width): ``ink = clip((h - d) / (h - 0.4 h), 0, 1)`` for the
-distance ``d`` to the centre line and pen radius ``h``. Digits are drawn on a ``supersample``-times
-finer grid and area-averaged down to 28×28. The strokes are resampled every ``SPACING`` px along
-their length, and the distance from every fine pixel to the nearest sample is computed for a whole
-batch at once: a soft minimum ``-T log Σ exp(-d²/T)`` over the samples, which factorises into
-``exp(-Δrow²/T) · exp(-Δcol²/T)``, so that the sum over all samples for all pixels is one batched
-matrix product. With ``T = 0.1 px²`` it is within a few hundredths of a pixel of the exact nearest
-sample (``render_reference``, per-pixel Python loops, checks this).
-
 **MNIST conventions.** Drawn at the seed's coordinates the digits are about 18 px tall and sit a pixel
 high. So, as MNIST did with its scans, each digit is scaled (pen width kept) so that the longer side of
 its ink is 20 px (``fit_box``), and after rendering moved by whole pixels so that its centre of mass is
-nearest pixel (14, 14) (``centre``). Ink is bright (255) on black (0).
+nearest pixel (14, 14) (``pen.centre``). Ink is bright (255) on black (0).
+
+
+Drawing them into pixels is ``generator.engines.pen``.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
-
-from generator.cache import atomic_write
-from generator.errors import InputError
-from generator.render import sprite_sheet
 
 SIDE = 28
-SUPERSAMPLE = 4            # drawn on a 112x112 grid, area-averaged to 28x28
 SPACING = 0.5              # px between samples along a stroke
-SOFTNESS = 0.1             # T of the soft minimum, px²
-REACH = 6.5                # px²: squared distances beyond this count as "no ink" (> largest pen radius²)
 FINE_STEPS = 96            # polyline segments per stroke before resampling by arc length
 FAR = -1000.0              # where the samples of strokes that are not drawn go
-FULL_INK = 0.4             # full ink within this fraction of the pen radius
-BOX = 20.0                 # MNIST: the longer side of every digit fits a 20x20 box...
-CENTRE = 14.0              # ...and its centre of mass sits on pixel (14, 14), moved by whole pixels
+BOX = 20.0                 # MNIST: the longer side of every digit fits a 20x20 box
 MOST_ENLARGED = 3.0        # a digit squashed to a dot is not blown up more than this
-CHUNK = 256                # digits per batched matrix product
-# Torch threads while rendering. The work is mostly elementwise arithmetic on medium-sized tensors: on a
-# 2-core machine a second thread was 1.5x faster when the machine was idle but 3-5x slower when other
-# processes shared the cores (the threads wait on each other at every operation), so one thread is safer.
-THREADS = 1
 
 # Style bits: which optional parts a digit has.
 FLAG, BAR, ALTERNATE = 1, 2, 4
-STYLE_NAMES = {FLAG: "flag/hook", BAR: "base/dash", ALTERNATE: "open 4"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -308,189 +280,3 @@ def draw_strokes(labels: np.ndarray | list[int], jitter: float | np.ndarray, rng
         points = fit_box(points, pens)
     return Strokes(labels, radius, pens, style, points)
 
-
-# --------------------------------------------------------------------------------------------------
-# Rendering: the fast batched renderer and a plain per-pixel reference.
-
-def _axis_weights(coord: torch.Tensor, supersample: int) -> torch.Tensor:
-    """``exp((REACH/2 - gap²) / T)`` from every sample coordinate [n,M] to every fine grid line: [n,M,size].
-
-    Only the lines within reach of a sample (a window of ``2·sqrt(REACH)`` px) are computed and the rest
-    stay 0; the ``REACH/2`` shift keeps every product of a row and a column factor within float32 range.
-    """
-    size, half = SIDE * supersample, math.sqrt(REACH) * supersample
-    window = int(math.ceil(2 * half)) + 1
-    lines = torch.floor(coord * supersample - half)[..., None] + torch.arange(window, dtype=coord.dtype)
-    gap = ((lines + 0.5) / supersample - coord[..., None]).square_()
-    weights = gap.mul(-1.0 / SOFTNESS).add_(REACH / 2 / SOFTNESS).exp_().mul_(gap < REACH)
-    # Lines off the grid land in a margin of ``window`` on either side, cut off afterwards.
-    index = lines.long().add_(window).clamp_(0, size + 2 * window - 1)
-    dense = coord.new_zeros(*coord.shape, size + 2 * window).scatter_(2, index, weights)
-    return dense[..., window:window + size]
-
-
-def _render_chunk(points: torch.Tensor, pen: torch.Tensor, supersample: int) -> torch.Tensor:
-    """Ink [n,28,28] in [0,1] for one chunk of sample points [n,M,2] and pen widths [n]."""
-    rows, cols = _axis_weights(points[..., 0], supersample), _axis_weights(points[..., 1], supersample)
-    total = torch.bmm(rows.transpose(1, 2), cols)                     # Σ over samples, [n,size,size]
-    # Soft-min squared distance to the samples (+inf where none is within reach), then the distance.
-    distance = total.log_().mul_(-SOFTNESS).add_(REACH).clamp_(min=0).sqrt_()
-    # Pen profile: 1 within FULL_INK·h of the centre line, falling linearly to 0 at h.
-    radius = (pen / 2).view(-1, 1, 1)
-    ink = distance.div_(-(1 - FULL_INK) * radius).add_(1 / (1 - FULL_INK)).clamp_(0, 1)
-    return ink.view(-1, SIDE, supersample, SIDE, supersample).mean(dim=(2, 4))
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int | None):
-    """Run torch's CPU operations on ``threads`` threads for a while (None: leave the setting alone)."""
-    before = torch.get_num_threads()
-    if threads is not None and threads != before:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
-
-
-def render(strokes: Strokes, supersample: int = SUPERSAMPLE, chunk: int = CHUNK,
-           threads: int | None = THREADS) -> np.ndarray:
-    """Float32 ink [N,28,28] in [0,1] (bright on black), ``chunk`` digits per batched product.
-
-    Each digit's samples are packed to the front and digits with similar sample counts share a chunk,
-    so a chunk is only as wide as its busiest digit. ``threads``: torch CPU threads while rendering
-    (None keeps torch's setting).
-    """
-    out = np.zeros((len(strokes.labels), SIDE, SIDE), dtype=np.float32)
-    used = strokes.points[..., 0] > FAR / 2
-    packed = np.take_along_axis(strokes.points, np.argsort(~used, axis=1, kind="stable")[..., None], axis=1)
-    counts = used.sum(axis=1)
-    order = np.argsort(counts, kind="stable")
-    with torch.no_grad(), _torch_threads(threads):
-        for start in range(0, len(order), chunk):
-            part = order[start:start + chunk]
-            width = max(int(counts[part].max()), 1)
-            points = torch.from_numpy(np.ascontiguousarray(packed[part, :width]))
-            pen = torch.from_numpy(strokes.pen[part].astype(np.float32))
-            out[part] = _render_chunk(points, pen, supersample).numpy()
-    return out
-
-
-def render_reference(strokes: Strokes, supersample: int = SUPERSAMPLE) -> np.ndarray:
-    """The same digits, one pixel at a time in plain Python (the seed's way): slow, exact nearest sample.
-
-    For every sample along every stroke, every fine pixel within the pen's reach takes the darker of its
-    ink and the pen's ink at that distance; then each 28×28 pixel is the mean of its fine pixels.
-    """
-    size = SIDE * supersample
-    images = np.zeros((len(strokes.labels), SIDE, SIDE), dtype=np.float32)
-    for n in range(len(strokes.labels)):
-        radius = float(strokes.pen[n]) / 2
-        full = FULL_INK * radius
-        fine = [[0.0] * size for _ in range(size)]
-        for row, col in strokes.points[n].tolist():
-            if row < FAR / 2:
-                continue
-            top, bottom = max(0, int((row - radius) * supersample)), min(size - 1, int((row + radius) * supersample) + 1)
-            left, right = max(0, int((col - radius) * supersample)), min(size - 1, int((col + radius) * supersample) + 1)
-            for i in range(top, bottom + 1):
-                y = (i + 0.5) / supersample
-                for j in range(left, right + 1):
-                    x = (j + 0.5) / supersample
-                    distance = math.sqrt((y - row) ** 2 + (x - col) ** 2)
-                    if distance >= radius:
-                        continue
-                    ink = 1.0 if distance <= full else (radius - distance) / (radius - full)
-                    if ink > fine[i][j]:
-                        fine[i][j] = ink
-        for r in range(SIDE):
-            for c in range(SIDE):
-                total = 0.0
-                for i in range(r * supersample, (r + 1) * supersample):
-                    for j in range(c * supersample, (c + 1) * supersample):
-                        total += fine[i][j]
-                images[n, r, c] = total / supersample**2
-    return images
-
-
-def centre_of_mass(images: np.ndarray) -> np.ndarray:
-    """(row, col) centre of mass [N,2] of each image's ink, in pixel indices; (14, 14) when blank."""
-    ink = images.astype(np.float64)
-    mass = ink.sum(axis=(1, 2))
-    safe = np.where(mass > 0, mass, 1.0)
-    index = np.arange(images.shape[1], dtype=np.float64)
-    rows = (ink.sum(axis=2) * index).sum(axis=1) / safe
-    cols = (ink.sum(axis=1) * index).sum(axis=1) / safe
-    return np.where((mass > 0)[:, None], np.stack([rows, cols], axis=1), CENTRE)
-
-
-def centre(images: np.ndarray) -> np.ndarray:
-    """MNIST's centring: move each image by whole pixels so that its centre of mass is nearest (14, 14)."""
-    count, side = images.shape[0], images.shape[1]
-    shift = np.rint(CENTRE - centre_of_mass(images)).astype(np.int64).clip(-side + 1, side - 1)
-    padded = np.zeros((count, 3 * side, 3 * side), dtype=images.dtype)
-    padded[:, side:2 * side, side:2 * side] = images
-    rows = np.arange(side)[None, :] + side - shift[:, :1]             # [N,28]
-    cols = np.arange(side)[None, :] + side - shift[:, 1:]
-    return padded[np.arange(count)[:, None, None], rows[:, :, None], cols[:, None, :]]
-
-
-def synthesize(labels: np.ndarray | list[int], jitter: float | np.ndarray, rng: np.random.Generator,
-               **options) -> tuple[np.ndarray, Strokes]:
-    """uint8 digits [N,28,28] (ink 255 on 0) drawn, area-averaged and centred the MNIST way, and their strokes."""
-    strokes = draw_strokes(labels, jitter, rng, **options)
-    images = to_bytes(render(strokes))
-    return (centre(images) if options.get("normalise", True) else images), strokes
-
-
-def to_bytes(ink: np.ndarray) -> np.ndarray:
-    """Ink in [0,1] to uint8 0–255."""
-    return np.clip(np.rint(ink * 255.0), 0, 255).astype(np.uint8)
-
-
-def synthesize_batches(labels: np.ndarray, jitter: float, rng: np.random.Generator, batch: int = 10_000) -> np.ndarray:
-    """``synthesize`` in batches of ``batch`` digits (bounded memory for any count): uint8 [N,28,28]."""
-    parts = [synthesize(labels[start:start + batch], jitter, rng)[0] for start in range(0, len(labels), batch)]
-    return np.concatenate(parts) if parts else np.zeros((0, SIDE, SIDE), dtype=np.uint8)
-
-
-def check_writable(path: Path, option: str) -> None:
-    """InputError unless ``path`` can be written: an existing, writable folder and not itself a folder."""
-    if path.is_dir():
-        raise InputError(path, f"{option} is a folder, not a file")
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(path, f"{option}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise InputError(path, f"{option}: cannot write in {folder}")
-
-
-def write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Write a compressed .npz at exactly ``path`` (no suffix added), atomically; OSError → InputError."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    try:
-        atomic_write(path, buffer.getvalue())
-    except OSError as error:
-        raise InputError(path, f"cannot write: {error.strerror or error}") from None
-
-
-def contact_sheet(images: np.ndarray, columns: int, scale: int = 2) -> np.ndarray:
-    """Digits side by side, ``columns`` wide, each pixel enlarged ``scale`` times (for eyes, not models)."""
-    sheet = sprite_sheet(images, columns)
-    return np.kron(sheet, np.ones((scale, scale), dtype=np.uint8))
-
-
-def parse_digits(spec: str) -> list[int]:
-    """``"0-9"``, ``"3"``, ``"1,4,7"`` or ``"0-4,7"`` → sorted distinct digits; ValueError otherwise."""
-    digits: set[int] = set()
-    for part in spec.split(","):
-        match = re.fullmatch(r"\s*(\d)\s*(?:-\s*(\d)\s*)?", part)
-        if not match:
-            raise ValueError(f"{part.strip()!r} is not a digit 0-9 or a range like 0-9")
-        low, high = int(match[1]), int(match[2] if match[2] is not None else match[1])
-        if high < low:
-            raise ValueError(f"range {low}-{high} runs backwards")
-        digits.update(range(low, high + 1))
-    return sorted(digits)

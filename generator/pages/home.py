@@ -1,7 +1,7 @@
 """The home page: a hero strip of the best images the other pages produced."""
 from __future__ import annotations
 
-from generator.gallery import PageResult
+from generator.site.results import PageResult
 
 
 def hero_candidates(results: dict[str, PageResult]) -> list[dict]:
@@ -20,3 +20,8 @@ def run(results: dict[str, PageResult]) -> PageResult:
             best[item["label"]] = item
     hero = [{**best[d], "id": f"hero-{d}", "source": best[d]["id"]} for d in sorted(best)]
     return PageResult("index", hero)
+
+
+def context(result: PageResult) -> dict:
+    """The hero strip and whether it shows dreams or real digits."""
+    return {"hero": result.items, "dreamed": bool(result.items) and "method" in result.items[0]}

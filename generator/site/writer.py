@@ -4,36 +4,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from generator.errors import InputError
-from generator.gallery import PageResult
-from generator.render import save_png, sprite_sheet
+from generator.pages import PAGES
+from generator.site.results import PageResult
+from generator.site.images import save_png, sprite_sheet
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of the site: file stem, navigation title, and a line saying what it shows."""
-
-    name: str
-    title: str
-    summary: str
-
-
-PAGES: tuple[Page, ...] = (
-    Page("index", "Home", "What a small neural network thinks a handwritten digit is, and whether an independent judge agrees."),
-    Page("data", "Data", "The digits the models learn from: class counts, mean digits, intensities and z-score maps."),
-    Page("classifier", "Classifier", "The reader and the judge: architectures, training curves, confusion matrices."),
-    Page("hard", "Hard digits", "Every held-out digit the reader gets wrong, and training labels that look wrong."),
-    Page("dreams", "Dreams", "What the reader imagines each digit looks like, from noise, from the mean, and improved."),
-    Page("ambiguous", "Ambiguous pairs", "A 10×10 grid of digits that read as one number upright and another upside down."),
-    Page("muddle", "Muddle", "The autoencoder's latent space and digits caught between two classes."),
-    Page("synthetic", "Synthetic", "Bézier-stroke digits under growing jitter, and hard-example mining."),
-    Page("try", "Try it", "Draw a digit and watch the reader classify it, upright and upside down, in your browser."),
-)
 STATIC_DIR = "static"
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")  # WASM-only runtime
 
@@ -74,25 +54,20 @@ def copy_file(source: Path, target: Path) -> None:
 
 
 def render_pages(root: Path, templates: Path, results: dict[str, PageResult], facts: dict) -> None:
-    """Render every page: a finished result through its own template, the rest as 'coming soon'."""
+    """Render every page: its module's ``context(result)`` through its own template."""
     env = environment(templates)
     sheets = {s.path: s for r in results.values() for s in r.sprites}
     for page in PAGES:
-        result = results.get(page.name)
-        if result is None:
-            result = PageResult(page.name, context={"coming_soon": True})
-            write_result(root, result)
-        template = env.get_template("coming_soon.html" if result.context.get("coming_soon") else f"{page.name}.html")
-        html = template.render(page=page, pages=PAGES, result=result, results=results, facts=facts,
-                               sheets=sheets)
+        html = env.get_template(f"{page.name}.html").render(
+            page=page, pages=PAGES, c=page.load().context(results[page.name]), facts=facts, sheets=sheets)
         (root / f"{page.name}.html").write_text(html)
 
 
-def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], facts: dict,
+def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], facts: dict, record: dict,
              files: dict[str, Path]) -> None:
     """Build the whole site in a sibling temporary folder and swap it in; on any failure ``out_dir`` is untouched.
 
-    ``files`` maps site-relative paths (e.g. ``models/reader.onnx``) to files to copy in.
+    ``record`` (every config) goes to ``data/build.json``; ``files`` maps site-relative paths (e.g. ``models/reader.onnx``) to files to copy in.
     """
     tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -100,6 +75,7 @@ def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], fac
         shutil.copytree(templates / STATIC_DIR, tmp / STATIC_DIR)
         for result in results.values():
             write_result(tmp, result)
+        (tmp / "data" / "build.json").write_text(json.dumps({"facts": facts, **record}, indent=1))
         for relative, source in files.items():
             copy_file(source, tmp / relative)
         render_pages(tmp, templates, results, facts)

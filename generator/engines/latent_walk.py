@@ -1,0 +1,104 @@
+"""Walking a decoder's latent space: encoding and decoding in batches, points along a straight path, the point
+farthest from both ends, and a bisection for where two classifier readings tie. Nothing page-specific."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from generator.digits import images_to_tensor
+
+BATCH = 500
+
+
+def encode(autoencoder: nn.Module, images: np.ndarray) -> np.ndarray:
+    """Latent vectors ``[N, 10]`` (float32) of uint8 digits ``[N, 28, 28]``."""
+    autoencoder = autoencoder.cpu().eval()
+    x = images_to_tensor(images)
+    with torch.no_grad():
+        return torch.cat([autoencoder.encoder(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
+
+
+def decode(autoencoder: nn.Module, latents: np.ndarray) -> np.ndarray:
+    """Decoded digits ``[N, 28, 28]`` in [0, 1] (float32) of latent vectors ``[N, 10]``."""
+    autoencoder = autoencoder.cpu().eval()
+    z = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
+    with torch.no_grad():
+        return torch.cat([autoencoder.decoder(z[i:i + BATCH]) for i in range(0, len(z), BATCH)])[:, 0].numpy()
+
+
+def farthest_on_path(path: np.ndarray) -> np.ndarray:
+    """Index of the point farthest from both ends of each sampled path.
+
+    ``path`` is ``[P, S, ...]``: P paths of S decoded images, the first and last being the ends.
+    The chosen point maximises min(MSE to the first image, MSE to the last image); ties go to the
+    earlier point.
+    """
+    flat = path.reshape(path.shape[0], path.shape[1], -1).astype(np.float64)
+    to_start = ((flat - flat[:, :1]) ** 2).mean(axis=2)
+    to_end = ((flat - flat[:, -1:]) ** 2).mean(axis=2)
+    return np.minimum(to_start, to_end).argmax(axis=1)
+
+
+def bracket(gaps: np.ndarray, ts: np.ndarray, strength: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sign change of each row of ``gaps`` ``[P, S]`` sampled at ``ts``: (lo, hi, found).
+
+    Without ``strength`` the first sign change; with it (``[P, S]``, e.g. p(a) + p(b)) the change whose
+    weaker end is strongest, so that a flicker between two tiny probabilities loses to the real
+    crossing. Where a row never changes sign, lo = hi = the sampled t with the smallest |gap| and
+    found is False.
+    """
+    positive = gaps > 0
+    change = positive[:, :-1] != positive[:, 1:]
+    found = change.any(axis=1)
+    weight = np.ones(change.shape) if strength is None else np.minimum(strength[:, :-1], strength[:, 1:])
+    chosen = np.where(change, weight, -np.inf).argmax(axis=1)          # ties: the first
+    closest = np.abs(gaps).argmin(axis=1)
+    lo = np.where(found, ts[chosen], ts[closest])
+    hi = np.where(found, ts[np.minimum(chosen + 1, len(ts) - 1)], ts[closest])
+    return lo, hi, found
+
+
+def bisect_tie(gap: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, *,
+               tolerance: float = 0.01, steps: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Roots of ``gap`` by bisection, many at once: (t, gap(t)).
+
+    ``gap`` maps positions ``[P]`` to values ``[P]`` (here the reader's p(a) - p(b) along each pair's
+    path) and must change sign between ``lo`` and ``hi``. A row stops once |gap| <= ``tolerance``;
+    after ``steps`` halvings the best of its last bracket's ends and midpoint is returned.
+    """
+    lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+    gap_lo = gap(lo)
+    t, value = lo.copy(), gap_lo.copy()
+    done = np.abs(gap_lo) <= tolerance
+    for _ in range(steps):
+        if done.all():
+            break
+        mid = (lo + hi) / 2
+        gap_mid = gap(mid)
+        better = ~done & (np.abs(gap_mid) < np.abs(value))
+        t, value = np.where(better, mid, t), np.where(better, gap_mid, value)
+        done |= np.abs(gap_mid) <= tolerance
+        same_side = (gap_mid > 0) == (gap_lo > 0)
+        lo, gap_lo = np.where(same_side, mid, lo), np.where(same_side, gap_mid, gap_lo)
+        hi = np.where(same_side, hi, mid)
+    return t, value
+
+
+def pca(points: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Principal axes by SVD: (centre, components ``[dims, D]`` with sign fixed, explained variance share ``[dims]``)."""
+    centre = points.mean(axis=0)
+    _, singular, vt = np.linalg.svd(points - centre, full_matrices=False)
+    largest = np.abs(vt[:dims]).argmax(axis=1)
+    components = vt[:dims] * np.sign(vt[np.arange(dims), largest])[:, None]   # each axis's largest entry positive
+    return centre, components, (singular ** 2 / (singular ** 2).sum())[:dims]
+
+
+def relative_gap(p_a: np.ndarray, p_b: np.ndarray) -> np.ndarray:
+    """(p_a - p_b) / (p_a + p_b): the sign says which leads; near 0 only at a real tie, never merely where both are tiny.
+
+    |relative gap| <= tol implies |p_a - p_b| <= tol.
+    """
+    return (p_a - p_b) / np.maximum(p_a + p_b, 1e-30)

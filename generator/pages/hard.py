@@ -1,0 +1,117 @@
+"""The hard-digits page (seeds 003, 004): the reader's mistakes, suspect training labels, and the closest calls.
+
+Label-issue candidates come from out-of-fold probabilities and confident learning
+(``generator.models.cross_validation``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from generator.data.dataset import Dataset
+from generator.digits import images_to_tensor
+from generator.models.cross_validation import cached_out_of_fold, label_issues
+from generator.models.metrics import confusion_matrix, predict_proba
+from generator.models.table import Models
+from generator.models.training import TrainConfig
+from generator.site import charts
+from generator.site.results import BuildInfo, PageResult, SpriteSheet, add_fields, scored_items
+
+
+@dataclass(frozen=True)
+class Config:
+    """The hard-digits page's knobs."""
+
+    folds: int = 4                                # cross-validation folds for the out-of-fold readings
+    cv_train: TrainConfig = TrainConfig(epochs=5, seed=11)   # each fold's small reader
+    cv_size: int | None = None                    # training digits covered (None: all)
+    shown_label_issues: int = 40
+    close_calls: int = 30
+
+    def quick(self) -> Config:
+        """One epoch per fold on 1,200 digits."""
+        return replace(self, cv_train=replace(self.cv_train, epochs=1), cv_size=1200)
+
+
+def misclassified(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Wrongly read digits, grouped by true label, most confidently wrong first."""
+    predicted = probs.argmax(1)
+    wrong = np.flatnonzero(predicted != labels)
+    return wrong[np.lexsort((-probs[wrong].max(1), labels[wrong]))]
+
+
+def closest_calls(probs: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """Correctly read digits with the smallest margin between the top two classes."""
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    right = np.flatnonzero(probs.argmax(1) == labels)
+    return right[np.argsort(margin[right], kind="stable")[:count]]
+
+
+def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
+    """Find the reader's mistakes, suspicious training labels and closest calls."""
+    reader, judge = models.reader.module, models.judge.module
+    test_probs = predict_proba(reader, images_to_tensor(dataset.test_images))
+    labels = dataset.test_labels.astype(np.int64)
+    wrong = misclassified(test_probs, labels)
+    close = closest_calls(test_probs, labels, config.close_calls)
+    oof, covered, cv_seconds = cached_out_of_fold(dataset, config.cv_train, config.folds, config.cv_size, build.cache,
+                                                  build.device, build.seed)
+    covered_labels = dataset.train_labels[covered].astype(np.int64)
+    ranked, suggested, thresholds = label_issues(oof, covered_labels)
+    shown = ranked[:config.shown_label_issues]
+
+    wrong_sheet = SpriteSheet("hard-misclassified", dataset.test_images[wrong])
+    close_sheet = SpriteSheet("hard-close-calls", dataset.test_images[close])
+    issue_sheet = SpriteSheet("hard-label-issues", dataset.train_images[covered[shown]])
+    items = add_fields(scored_items(wrong_sheet, "misclassified", labels[wrong].tolist(), reader, judge,
+                                    ids=[f"test-{i}" for i in wrong]),
+                       index=wrong.tolist(), predicted=test_probs[wrong].argmax(1).tolist())
+    items += add_fields(scored_items(close_sheet, "close-call", labels[close].tolist(), reader, judge,
+                                     ids=[f"test-{i}" for i in close]),
+                        index=close.tolist(), predicted=test_probs[close].argmax(1).tolist())
+    items += add_fields(scored_items(issue_sheet, "label-issue", covered_labels[shown].tolist(), reader, judge,
+                                     ids=[f"train-{covered[i]}" for i in shown]),
+                        index=covered[shown].tolist(), predicted=suggested[shown].tolist(),
+                        suggested=suggested[shown].tolist(), p_given=oof[shown, covered_labels[shown]].round(4).tolist(),
+                        p_suggested=oof[shown, suggested[shown]].round(4).tolist())
+    data = {
+        "test_size": len(labels), "confusion": confusion_matrix(labels, test_probs.argmax(1)).tolist(),
+        "label_issue_count": len(ranked), "cv_size": len(covered), "cv_folds": config.folds,
+        "cv_seconds": round(cv_seconds, 1), "cv_accuracy": round(float((oof.argmax(1) == covered_labels).mean()), 4),
+        "thresholds": [round(float(t), 3) for t in thresholds], "full_mnist": dataset.name == "idx",
+        "flagged_train_indices": covered[ranked].tolist(),
+    }
+    return PageResult("hard", items, [wrong_sheet, close_sheet, issue_sheet], [], data)
+
+
+def miss_anchor(truth: int, predicted: int) -> str:
+    """The page anchor of the first held-out digit of ``truth`` read as ``predicted``."""
+    return f"miss-{truth}-{predicted}"
+
+
+def context(result: PageResult) -> dict:
+    """Mistakes grouped by true digit (the first of each confusion cell anchored), label issues, closest calls."""
+    data = result.data
+    kinds = {kind: [i for i in result.items if i["kind"] == kind] for kind in ("misclassified", "close-call", "label-issue")}
+    wrong = kinds["misclassified"]
+    groups = [{"digit": d, "digits": [{**i, "anchor": None} for i in wrong if i["label"] == d]} for d in range(10)]
+    seen: set[tuple[int, int]] = set()
+    for group in groups:
+        for item in group["digits"]:
+            if (item["label"], item["predicted"]) not in seen:
+                seen.add((item["label"], item["predicted"]))
+                item["anchor"] = miss_anchor(item["label"], item["predicted"])
+    matrix = np.array(data["confusion"])
+    return {
+        **data, "misclassified": len(wrong), "groups": [g for g in groups if g["digits"]],
+        "error_percent": round(100 * len(wrong) / data["test_size"], 2),
+        "judge_same_mistake": sum(i["scores"]["judge"]["predicted"] == i["predicted"] for i in wrong),
+        "judge_right": sum(i["scores"]["judge"]["predicted"] == i["label"] for i in wrong),
+        "flagged_test_indices": [i["index"] for i in wrong],
+        "label_issues": kinds["label-issue"], "close_calls": kinds["close-call"],
+        "confusion_chart": charts.confusion_chart(
+            "Reader's confusion matrix on held-out digits", matrix,
+            links=lambda t, p: f"#{miss_anchor(t, p)}" if t != p and matrix[t, p] else None),
+    }

@@ -1,0 +1,270 @@
+"""The muddle page (seed 002): the autoencoder's latent space and digits caught between two classes.
+
+Every held-out digit is encoded into the autoencoder's 10-d latent space. A muddle starts from a
+held-out digit *a*; the nearest *other* class to its latent (by distance to the class means of the
+training latents) names a partner class, and a seeded random held-out digit *b* of that class is
+the other end. On the straight path ``z(t) = (1 - t) z_a + t z_b`` three muddles are decoded:
+
+``midpoint``  t = 1/2, the seed's recipe;
+``farthest``  of ``path_steps`` evenly spaced points, the decoding farthest (pixel MSE) from both
+              ends' decodings, i.e. the largest min(MSE to a's decoding, MSE to b's decoding): the
+              seed's "further thought" (it proposed the sum; the minimum insists on both);
+``boundary``  bisection on t until the reader's p(a) and p(b) tie (relative difference at most
+              ``tie_tolerance``): a digit on the reader's decision boundary between the two classes.
+              Of the sampled path's sign changes of p(a) - p(b) it bisects the one where the two are
+              strongest.
+
+The judge, which takes no part, scores every muddle: are its top two classes exactly {a, b}, and
+how even is it (margin |p_a - p_b|)? The page also ships a sample of latents for the in-browser
+explorer, which runs the decoder ONNX (exported by the pipeline) and the reader.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from torch import nn
+
+from generator.data.dataset import Dataset
+from generator.digits import to_uint8
+from generator.engines.latent_walk import bisect_tie, bracket, decode, encode, farthest_on_path, pca, relative_gap
+from generator.models.metrics import predict_proba
+from generator.models.table import Models
+from generator.site import charts
+from generator.site.results import MODEL_FILES, BuildInfo, PageResult, SpriteSheet, add_fields, scored_items
+
+METHODS = ("midpoint", "farthest", "boundary")
+PAIR_COLUMNS = ("source", "partner", *METHODS)   # one sprite row per pair: a, b, then the muddles
+METHODS = ("midpoint", "farthest", "boundary")
+PAIR_COLUMNS = ("source", "partner", *METHODS)   # one sprite row per pair: a, b, then the muddles
+
+
+@dataclass(frozen=True)
+class Config:
+    """The muddle page's knobs."""
+
+    per_class: int = 10               # source digits per class (muddles per method: 10 x this)
+    path_steps: int = 41              # sampled points on the path a -> b, ends included (t = 0, 0.025, ..., 1)
+    tie_tolerance: float = 0.01       # bisection stops once |p_a - p_b| <= this * (p_a + p_b)
+    bisection_steps: int = 40
+    reconstructions_per_class: int = 2
+    map_per_class: int = 80           # points per class on the latent map
+    samples_per_class: int = 5        # latents shipped to the explorer
+
+    def quick(self) -> Config:
+        """Three source digits per class."""
+        return replace(self, per_class=3)
+
+
+def latent_class_means(latents: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean latent of every class: row d is class d's mean ``[10, latent]``."""
+    return np.stack([latents[labels == d].mean(axis=0) for d in range(10)])
+
+
+def nearest_other_class(latents: np.ndarray, labels: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """For each latent, the class (not its own) whose mean latent is nearest."""
+    distances = np.linalg.norm(latents[:, None, :] - means[None, :, :], axis=2)
+    distances[np.arange(len(labels)), labels] = np.inf
+    return distances.argmin(axis=1)
+
+
+def choose_pairs(labels: np.ndarray, partner_class: np.ndarray, per_class: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (a, b) index pairs: ``per_class`` random digits a of each class, each with a random b of its partner class."""
+    sources, partners = [], []
+    for digit in range(10):
+        members = np.flatnonzero(labels == digit)
+        for a in rng.choice(members, size=min(per_class, len(members)), replace=False):
+            candidates = np.flatnonzero(labels == partner_class[a])
+            sources.append(int(a))
+            partners.append(int(rng.choice(candidates)))
+    return np.array(sources, dtype=np.int64), np.array(partners, dtype=np.int64)
+
+
+def pair_reading(probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row: p(a), p(b), whether the top two classes are exactly {a, b}, and the margin |p_a - p_b|."""
+    rows = np.arange(len(a))
+    top2 = np.argsort(-probs, axis=1, kind="stable")[:, :2]
+    both = ((top2[:, 0] == a) & (top2[:, 1] == b)) | ((top2[:, 0] == b) & (top2[:, 1] == a))
+    p_a, p_b = probs[rows, a], probs[rows, b]
+    return {"p_a": p_a, "p_b": p_b, "top2_is_pair": both, "margin": np.abs(p_a - p_b)}
+
+
+def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.ndarray, a: np.ndarray,
+            b: np.ndarray, config: Config) -> dict[str, dict[str, np.ndarray]]:
+    """The three muddles of every pair: {method: {"t": [P], "image": [P, 28, 28] float}} plus boundary's "tied"."""
+    steps = config.path_steps
+    ts = np.linspace(0.0, 1.0, steps)
+    path_latents = (1 - ts)[None, :, None] * z_a[:, None, :] + ts[None, :, None] * z_b[:, None, :]
+    path = decode(autoencoder, path_latents.reshape(-1, z_a.shape[1])).reshape(len(a), steps, 28, 28)
+    rows = np.arange(len(a))
+    farthest = farthest_on_path(path)
+    path_probs = predict_proba(reader, path.reshape(-1, 28, 28)).reshape(len(a), steps, 10)
+    p_a, p_b = path_probs[rows, :, a], path_probs[rows, :, b]
+    lo, hi, found = bracket(relative_gap(p_a, p_b), ts, strength=p_a + p_b)
+
+    def gap(t: np.ndarray) -> np.ndarray:
+        probs = predict_proba(reader, decode(autoencoder, (1 - t)[:, None] * z_a + t[:, None] * z_b))
+        return relative_gap(probs[rows, a], probs[rows, b])
+
+    t_boundary, value = bisect_tie(gap, lo, hi, tolerance=config.tie_tolerance, steps=config.bisection_steps)
+    boundary_latents = (1 - t_boundary)[:, None] * z_a + t_boundary[:, None] * z_b
+    middle = decode(autoencoder, (z_a + z_b) / 2)
+    return {
+        "midpoint": {"t": np.full(len(a), 0.5), "image": middle},
+        "farthest": {"t": ts[farthest], "image": path[rows, farthest]},
+        "boundary": {"t": t_boundary, "image": decode(autoencoder, boundary_latents),
+                     "tied": found & (np.abs(value) <= config.tie_tolerance)},
+    }
+
+
+def summarise(readings: dict[str, dict[str, np.ndarray]]) -> dict:
+    """Page-level numbers of one method: share with top two == {a, b} and median margin, for judge and reader."""
+    return {model: {"share": round(float(r["top2_is_pair"].mean()), 4), "median_margin": round(float(np.median(r["margin"])), 4)}
+            for model, r in readings.items()}
+
+
+def reconstruction_strip(autoencoder: nn.Module, reader: nn.Module, judge: nn.Module, dataset: Dataset,
+                         latents: np.ndarray, per_class: int, rng: np.random.Generator) -> tuple[SpriteSheet, list[dict], np.ndarray]:
+    """Two held-out digits per class over their reconstructions, and every held-out digit's reconstruction MSE."""
+    labels = dataset.test_labels.astype(np.int64)
+    reconstructed = decode(autoencoder, latents)
+    errors = ((reconstructed - dataset.test_images / 255.0) ** 2).mean(axis=(1, 2))
+    shown = np.concatenate([rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)])
+    sheet = SpriteSheet("muddle-reconstructions", np.concatenate([dataset.test_images[shown], to_uint8(reconstructed[shown])]),
+                        columns=len(shown))
+    items = scored_items(sheet, "reconstruction", labels[shown].tolist() * 2, reader, judge,
+                         ids=[f"test-{i}" for i in shown] + [f"reconstruction-{i}" for i in shown])
+    add_fields(items, method=["original"] * len(shown) + ["reconstruction"] * len(shown), pair=[None] * 2 * len(shown),
+               index=[int(i) for i in shown] * 2, mse=[None] * len(shown) + [round(float(errors[i]), 4) for i in shown])
+    return sheet, items, errors
+
+
+def pair_gallery(made: dict, images: np.ndarray, source: np.ndarray, partner: np.ndarray, a: np.ndarray, b: np.ndarray,
+                 reader: nn.Module, judge: nn.Module) -> tuple[SpriteSheet, list[dict], dict]:
+    """One sprite row per pair (a, b, midpoint, farthest, boundary), their manifest items, and every tile's pair reading.
+
+    The readings are ``{column: {"reader" | "judge": pair_reading(...)}}``, of the uint8 tiles as shown.
+    """
+    columns = [images[source], images[partner]] + [to_uint8(made[m]["image"]) for m in METHODS]
+    tiles = np.stack(columns, axis=1)                                   # [pairs, 5, 28, 28]
+    sheet = SpriteSheet("muddle-pairs", tiles.reshape(-1, 28, 28), columns=len(PAIR_COLUMNS))
+    labels = [int(d) for d in a] + [int(d) for d in b]
+    per_pair = [[labels[k], labels[len(a) + k]] + [None] * len(METHODS) for k in range(len(a))]
+    items = scored_items(sheet, "muddle", [label for row in per_pair for label in row], reader, judge,
+                         ids=[f"muddle-{k}-{column}" for k in range(len(a)) for column in PAIR_COLUMNS])
+    readings = {name: {model: pair_reading(predict_proba(net, tiles[:, c] / 255.0), a, b)
+                       for model, net in (("reader", reader), ("judge", judge))}
+                for c, name in enumerate(PAIR_COLUMNS)}
+    for n, item in enumerate(items):
+        k, name = n // len(PAIR_COLUMNS), PAIR_COLUMNS[n % len(PAIR_COLUMNS)]
+        r = {model: {key: values[k] for key, values in readings[name][model].items()} for model in ("reader", "judge")}
+        item.update(method=name, pair=[int(a[k]), int(b[k])], pair_index=k,
+                    p_pair={model: [round(float(r[model]["p_a"]), 4), round(float(r[model]["p_b"]), 4)] for model in r},
+                    judge_top2_is_pair=bool(r["judge"]["top2_is_pair"]), judge_margin=round(float(r["judge"]["margin"]), 4),
+                    reader_top2_is_pair=bool(r["reader"]["top2_is_pair"]))
+        if name in METHODS:
+            item["t"] = round(float(made[name]["t"][k]), 4)
+        else:
+            item["index"] = int((source if name == "source" else partner)[k])
+        if name == "boundary":
+            item["tied"] = bool(made["boundary"]["tied"][k])
+    return sheet, items, readings
+
+
+def explorer_sample(latents: np.ndarray, dataset: Dataset, reader: nn.Module, judge: nn.Module, per_class: int,
+                    rng: np.random.Generator) -> tuple[SpriteSheet, list[dict], dict]:
+    """A few held-out digits per class with their latents: the explorer's data (and their manifest items)."""
+    labels = dataset.test_labels.astype(np.int64)
+    sample = np.concatenate([rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)])
+    sheet = SpriteSheet("muddle-samples", dataset.test_images[sample], columns=per_class * 2)
+    rounded = [[round(float(v), 6) for v in latents[i]] for i in sample]
+    items = add_fields(scored_items(sheet, "explorer-sample", labels[sample].tolist(), reader, judge,
+                                    ids=[f"sample-{i}" for i in sample]),
+                       method=["sample"] * len(sample), pair=[None] * len(sample), index=[int(i) for i in sample],
+                       latent=rounded)
+    first_of = {int(d): next(n for n, i in enumerate(sample) if labels[i] == d) for d in (4, 9)}
+    explorer = {"default": [first_of[4], first_of[9]],
+                "samples": [{"id": f"sample-{i}", "label": int(labels[i]), "index": int(i), "latent": z}
+                            for i, z in zip(sample, rounded)]}
+    return sheet, items, explorer
+
+
+def latent_space(latents: np.ndarray, labels: np.ndarray, means: np.ndarray, per_class: int,
+                 rng: np.random.Generator) -> dict:
+    """The latent space's numbers: class means, their distances, and a PCA map of held-out latents."""
+    distances = np.linalg.norm(means[:, None] - means[None, :], axis=2)
+    centre, components, explained = pca(latents)
+    on_map = rng.permutation(np.concatenate([rng.permutation(np.flatnonzero(labels == d))[:per_class]
+                                             for d in range(10)]))        # shuffled: no class drawn over all others
+    return {
+        "means": means.round(4).tolist(), "distances": distances.round(4).tolist(),
+        "nearest_mean": [int(d) for d in np.where(np.eye(10, dtype=bool), np.inf, distances).argmin(axis=1)],
+        "map": {"points": ((latents[on_map] - centre) @ components.T).round(4).tolist(), "labels": labels[on_map].tolist(),
+                "marks": ((means - centre) @ components.T).round(4).tolist()},
+        "explained": [round(float(e), 4) for e in explained],
+    }
+
+
+def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
+    """Reconstructions, the latent space, muddles of three kinds with their scores, and the explorer's sample."""
+    started = time.perf_counter()
+    autoencoder, reader, judge = models.autoencoder.module, models.reader.module, models.judge.module
+    rng = np.random.default_rng([build.seed, 2])
+    labels = dataset.test_labels.astype(np.int64)
+    train_latents = encode(autoencoder, dataset.train_images)
+    latents = encode(autoencoder, dataset.test_images)
+    means = latent_class_means(train_latents, dataset.train_labels.astype(np.int64))
+    recon_sheet, items, errors = reconstruction_strip(autoencoder, reader, judge, dataset, latents,
+                                                      config.reconstructions_per_class, rng)
+
+    # Muddles: a, a random b of the class nearest to a (its own excluded), and the three points between them.
+    source, partner = choose_pairs(labels, nearest_other_class(latents, labels, means), config.per_class, rng)
+    a, b = labels[source], labels[partner]
+    made = muddles(autoencoder, reader, latents[source], latents[partner], a, b, config)
+    pair_sheet, pair_items, readings = pair_gallery(made, dataset.test_images, source, partner, a, b, reader, judge)
+    items += pair_items
+    sample_sheet, sample_items, explorer = explorer_sample(latents, dataset, reader, judge, config.samples_per_class, rng)
+    items += sample_items
+    data = {
+        "reconstruction_mse": round(float(errors.mean()), 5), "reconstruction_count": len(errors),
+        "latent_size": int(latents.shape[1]), "train_size": len(train_latents), "pair_count": len(source),
+        "per_class": config.per_class, "path_steps": config.path_steps, "tie_tolerance": config.tie_tolerance,
+        "bisection_steps": config.bisection_steps, "map_per_class": config.map_per_class,
+        "tied": int(made["boundary"]["tied"].sum()),
+        "boundary_reader_pair": int(readings["boundary"]["reader"]["top2_is_pair"].sum()),
+        "scores": {name: summarise(readings[name]) for name in METHODS}, "explorer": explorer,
+        **latent_space(latents, labels, means, config.map_per_class, rng),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return PageResult("muddle", items, [recon_sheet, pair_sheet, sample_sheet], [], data)
+
+
+def context(result: PageResult) -> dict:
+    """Pairs grouped by source digit, the most even boundary muddles, the latent charts, the explorer's data."""
+    data, items = result.data, result.items
+    by_id = {i["id"]: i for i in items}
+    pairs = [{"a": i["pair"][0], "b": i["pair"][1], **{c: by_id[f"muddle-{i['pair_index']}-{c}"] for c in PAIR_COLUMNS}}
+             for i in items if i["kind"] == "muddle" and i["method"] == "source"]
+    for pair in pairs:
+        pair["muddles"] = [pair[m] for m in METHODS]
+    best = sorted((p for p in pairs if p["boundary"]["judge_top2_is_pair"]), key=lambda p: p["boundary"]["judge_margin"])
+    digits, explained = [str(d) for d in range(10)], data["explained"]
+    means, latent = np.array(data["means"]), data["latent_size"]
+    return {
+        **data, "methods": METHODS, "pairs_by_digit": [{"digit": d, "pairs": [p for p in pairs if p["a"] == d]} for d in range(10)],
+        "best": best[:10], "reconstructions": [i for i in items if i["kind"] == "reconstruction"],
+        "explorer": {**data["explorer"], "decoder": MODEL_FILES["decoder"], "reader": MODEL_FILES["reader"]},
+        "map_points": len(data["map"]["labels"]), "explained_total": sum(explained[:2]), "other_dims": latent - 2,
+        "means_chart": charts.heatmap(means, "Mean latent vector of each class (training digits)", row_labels=digits,
+                                      col_labels=[str(k + 1) for k in range(latent)], row_title="class",
+                                      col_title="latent dimension", value_format="{:.1f}"),
+        "distance_chart": charts.heatmap(np.array(data["distances"]), "Distance between class-mean latents",
+                                         row_labels=digits, col_labels=digits, row_title="class", col_title="class",
+                                         value_format="{:.1f}"),
+        "map_chart": charts.scatter(np.array(data["map"]["points"]), data["map"]["labels"],
+                                    "Held-out digits' latents on their two principal axes, class means marked",
+                                    marks=np.array(data["map"]["marks"]), x_label="first principal axis",
+                                    y_label="second principal axis"),
+    }
