@@ -16,10 +16,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run ``build.py`` in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, str(ROOT / "build.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=900)
+def run_cli(*args: str, cwd: Path = ROOT, script: Path = ROOT / "build.py") -> subprocess.CompletedProcess:
+    """Run ``build.py`` (or another checkout's ``script``) in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,8 @@ def test_summary_counts_only_the_90_off_diagonal_cells():
 
 def test_manifest_cells_read_upright_and_rotated(quick_build):
     items = manifest(quick_build)["items"]
-    assert sorted({i["method"] for i in items}) == sorted([ambiguous.NAIVE, ambiguous.IMPROVED])
-    for method in (ambiguous.NAIVE, ambiguous.IMPROVED):
+    assert sorted({i["method"] for i in items}) == sorted(ambiguous.GRIDS)
+    for method in ambiguous.GRIDS:
         cells = {(i["upright"], i["rotated"]): i for i in items if i["method"] == method}
         assert len(cells) == 100
         with Image.open(quick_build["out"] / cells[0, 0]["image"]["sprite"]) as sheet:
@@ -60,7 +60,7 @@ def test_manifest_cells_read_upright_and_rotated(quick_build):
 def test_page_states_both_grids_means_from_the_manifest(quick_build):
     items = manifest(quick_build)["items"]
     html = (quick_build["out"] / "ambiguous.html").read_text()
-    for method in (ambiguous.NAIVE, ambiguous.IMPROVED):
+    for method in ambiguous.GRIDS:
         cells = [i for i in items if i["method"] == method]
         mean = np.mean([c["alignment"] for c, off in zip(cells, OFF_DIAGONAL) if off])
         both = sum(c["judge_both_right"] for c, off in zip(cells, OFF_DIAGONAL) if off)

@@ -19,6 +19,8 @@ from generator.engines import optvis
 from generator.engines.optvis import Goal, Jitter, Pixels, Recipe, Toolkit
 from generator.pages import dreams
 
+QUICK = dreams.Config().quick()          # the fixture is a quick build
+
 THRESHOLD = 0.9
 
 
@@ -218,11 +220,11 @@ def of_kind(manifest: list[dict], kind: str) -> list[dict]:
 
 def test_manifest_has_ten_digits_by_five_methods(manifest):
     rows = of_kind(manifest, "dream")
-    assert sorted((i["target"], i["method"]) for i in rows) == sorted(product(range(10), dreams.ROW_METHODS))
+    assert sorted((i["target"], i["method"]) for i in rows) == sorted(product(range(10), dreams.COLUMNS))
     ablation = of_kind(manifest, "ablation")
-    assert [(i["method"], i["target"]) for i in ablation] == [(r.name, d) for r in dreams.RECIPES for d in range(10)]
+    assert [(i["method"], i["target"]) for i in ablation] == [(r.name, d) for r in QUICK.recipes for d in range(10)]
     kits = of_kind(manifest, "identikit")
-    runs = dreams.QUICK_IDENTIKIT_RUNS
+    runs = QUICK.identikit_runs
     assert sorted((i["target"], i["run"]) for i in kits) == sorted(product(range(10), range(runs)))
     for item in rows + ablation + kits:
         assert item["label"] == item["target"]
@@ -230,8 +232,8 @@ def test_manifest_has_ten_digits_by_five_methods(manifest):
             assert 0 <= item["scores"][model]["p_label"] <= 1
     for item in kits:
         assert item["method"] == "identikit" and isinstance(item["converged"], bool)
-        assert 1 <= item["steps"] <= dreams.QUICK_STEP_LIMIT            # the fixture is a quick build
-        assert item["converged"] or item["steps"] == dreams.QUICK_STEP_LIMIT
+        assert 1 <= item["steps"] <= QUICK.step_limit            # the fixture is a quick build
+        assert item["converged"] or item["steps"] == QUICK.step_limit
 
 
 def test_row_tiles_come_from_their_recipes(quick_build, manifest):
@@ -248,7 +250,7 @@ def test_row_tiles_come_from_their_recipes(quick_build, manifest):
     kits = of_kind(manifest, "identikit")
     for d in range(10):
         assert not np.array_equal(rows["improved", d], rows["noise", d])
-        assert np.array_equal(rows["improved", d], ablation[dreams.IMPROVED, d])
+        assert np.array_equal(rows["improved", d], ablation[QUICK.improved, d])
         assert np.array_equal(rows["noise", d], ablation["noise", d]) and np.array_equal(rows["mean", d], ablation["mean", d])
         assert any(np.array_equal(rows["identikit", d], tile(k)) for k in kits if k["target"] == d)
 
@@ -258,7 +260,7 @@ def numbers(cells: str) -> list[str]:
 
 
 def test_page_states_every_methods_numbers_from_the_manifest(page, manifest):
-    for method in dreams.ROW_METHODS:
+    for method in dreams.COLUMNS:
         items = [i for i in of_kind(manifest, "dream") if i["method"] == method]
         row = re.search(rf'<tr data-method="{method}"><th scope="row">[^<]+</th>(.*?)</tr>', page)
         assert row, method
@@ -272,9 +274,9 @@ def test_page_states_every_methods_numbers_from_the_manifest(page, manifest):
     for (_, cell), item in zip(cells, rows):
         r, j = re.findall(r"</abbr> ([\d.]+)", cell)
         assert (float(r), float(j)) == pytest.approx((item["scores"]["reader"]["p_label"], item["scores"]["judge"]["p_label"]), abs=0.0051)
-    for k, recipe in enumerate(dreams.RECIPES):
+    for k, recipe in enumerate(QUICK.recipes):
         row = re.search(rf'<tr data-recipe="{recipe.name}"( class="improved")?>.*?</tr>', page, flags=re.S)
-        assert row and bool(row.group(1)) == (recipe.name == dreams.IMPROVED)
+        assert row and bool(row.group(1)) == (recipe.name == QUICK.improved)
         items = of_kind(manifest, "ablation")[10 * k:10 * (k + 1)]
         reader, judge, _seconds = (float(v) for v in numbers(row.group(0))[1:])
         assert (reader, judge) == pytest.approx([np.mean([i["scores"][m]["p_label"] for i in items]) for m in ("reader", "judge")], abs=0.0051)

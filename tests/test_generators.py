@@ -8,20 +8,23 @@ import torch
 
 from generator.models.networks import Judge
 from generator.pages import ambiguous, dreams
-from generator.site.results import RunContext
+from generator.site.results import BuildInfo
 
 
 @pytest.mark.parametrize("page", [ambiguous, dreams], ids=["ambiguous", "dreams"])
-def test_swapping_the_judge_changes_scores_but_no_image(quick_models, page, monkeypatch):
+def test_swapping_the_judge_changes_scores_but_no_image(quick_models, page):
     dataset, models = quick_models
+    config = page.Config()
     small = tuple(dataclasses.replace(r, samples=min(r.samples, 300), steps=min(r.steps, 3), restarts=min(r.restarts, 2))
-                  for r in page.RECIPES)
-    monkeypatch.setattr(page, "RECIPES", small)
-    context = RunContext(seed=3, quick=True)
-    first = page.run(models, dataset, context)
+                  for r in config.recipes)
+    config = dataclasses.replace(config, recipes=small)
+    if page is dreams:
+        config = dataclasses.replace(config, identikit_runs=1, step_limit=3, candidates=50)
+    build = BuildInfo(seed=3)
+    first = page.run(models, dataset, config, build)
     torch.manual_seed(99)
     stranger = dataclasses.replace(models, judge=dataclasses.replace(models.judge, module=Judge().eval()))
-    second = page.run(stranger, dataset, context)
+    second = page.run(stranger, dataset, config, build)
     assert [s.name for s in first.sprites] == [s.name for s in second.sprites]
     for a, b in zip(first.sprites, second.sprites):
         assert (a.tiles == b.tiles).all(), a.name

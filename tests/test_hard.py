@@ -5,7 +5,8 @@ import json
 
 import numpy as np
 
-from generator.pages.hard import closest_calls, fold_of, label_issues, misclassified
+from generator.models.cross_validation import fold_of, label_issues
+from generator.pages.hard import closest_calls, misclassified
 
 
 def test_folds_are_stratified_and_seeded():

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from generator.digits import to_uint8
+from generator.engines import latent_walk
 from generator.models.metrics import predict_proba
 from generator.pages import muddle
 
@@ -42,8 +43,8 @@ def some_pairs(dataset, models, count: int = 30):
     """Seeded (a, b) pairs of held-out digits as the page picks them, with latents and labels."""
     autoencoder = models.autoencoder.module
     labels = dataset.test_labels.astype(np.int64)
-    latents = muddle.encode(autoencoder, dataset.test_images)
-    means = muddle.class_means(muddle.encode(autoencoder, dataset.train_images), dataset.train_labels.astype(np.int64))
+    latents = latent_walk.encode(autoencoder, dataset.test_images)
+    means = muddle.latent_class_means(latent_walk.encode(autoencoder, dataset.train_images), dataset.train_labels.astype(np.int64))
     partner_class = muddle.nearest_other_class(latents, labels, means)
     source, partner = muddle.choose_pairs(labels, partner_class, count // 10, np.random.default_rng(5))
     return latents[source], latents[partner], labels[source], labels[partner]
@@ -52,7 +53,7 @@ def some_pairs(dataset, models, count: int = 30):
 def test_decoder_onnx_matches_pytorch(quick, decoder_onnx):
     dataset, models = quick
     decoder = models.autoencoder.module.decoder
-    latents = muddle.encode(models.autoencoder.module, dataset.test_images[:200])
+    latents = latent_walk.encode(models.autoencoder.module, dataset.test_images[:200])
     latents = np.concatenate([latents, np.random.default_rng(0).normal(0, 3, (50, latents.shape[1]))]).astype(np.float32)
     assert [i.name for i in decoder_onnx.get_inputs()] == ["latent"]
     assert [o.name for o in decoder_onnx.get_outputs()] == ["image"]
@@ -70,12 +71,12 @@ def test_bisection_finds_the_roots_of_known_functions():
     def gap(t: np.ndarray) -> np.ndarray:
         return signs * np.tanh(20 * (roots - t))
 
-    t, value = muddle.bisect_tie(gap, np.zeros(4), np.ones(4), tolerance=0.01)
+    t, value = latent_walk.bisect_tie(gap, np.zeros(4), np.ones(4), tolerance=0.01)
     assert np.all(np.abs(value) <= 0.01)
     assert np.allclose(gap(t), value)
     assert np.all(np.abs(t - roots) < 1e-3)
     # A row whose lower end already ties is left there; an impossible tolerance still returns the best point seen.
-    t, _ = muddle.bisect_tie(gap, np.array([0.13, 0.0, 0.0, 0.0]), np.ones(4), tolerance=0.0, steps=30)
+    t, _ = latent_walk.bisect_tie(gap, np.array([0.13, 0.0, 0.0, 0.0]), np.ones(4), tolerance=0.0, steps=30)
     assert t[0] == pytest.approx(0.13) and np.all(np.abs(t[1:] - roots[1:]) < 1e-6)
 
 
@@ -84,19 +85,19 @@ def test_bracket_is_the_first_sign_change_or_the_closest_sample():
     gaps = np.array([[0.9, 0.4, -0.2, -0.5, -0.9],
                      [-0.3, 0.2, -0.1, 0.4, 0.5],
                      [0.9, 0.8, 0.3, 0.6, 0.7]])
-    lo, hi, found = muddle.bracket(gaps, ts)
+    lo, hi, found = latent_walk.bracket(gaps, ts)
     assert found.tolist() == [True, True, False]
     assert lo.tolist() == [0.25, 0.0, 0.5] and hi.tolist() == [0.5, 0.25, 0.5]
     # With a strength, the sign change between the strongest neighbours wins (row 2: the one from 0.5 to 0.75).
     strength = np.array([[1.0] * 5, [0.01, 0.02, 0.9, 0.8, 0.9], [1.0] * 5])
-    lo, hi, found = muddle.bracket(gaps, ts, strength)
+    lo, hi, found = latent_walk.bracket(gaps, ts, strength)
     assert found.tolist() == [True, True, False]
     assert lo.tolist() == [0.25, 0.5, 0.5] and hi.tolist() == [0.5, 0.75, 0.5]
 
 
 def test_relative_gap_is_small_only_at_a_real_tie():
     p_a, p_b = np.array([0.004, 0.45, 0.30]), np.array([0.001, 0.44, 0.30])
-    gap = muddle.relative_gap(p_a, p_b)
+    gap = latent_walk.relative_gap(p_a, p_b)
     assert gap[0] > 0.5 and abs(gap[1]) < 0.02 and gap[2] == 0
     assert np.all(np.abs(p_a - p_b) <= np.abs(gap) + 1e-12)
 
@@ -118,11 +119,11 @@ def test_bisection_on_the_real_reader_lands_where_its_two_top_classes_tie(quick)
 
     def gap(t: np.ndarray) -> np.ndarray:
         probs = line(t)
-        return muddle.relative_gap(probs[rows, a], probs[rows, b])
+        return latent_walk.relative_gap(probs[rows, a], probs[rows, b])
 
-    t, value = muddle.bisect_tie(gap, np.zeros(len(rows)), np.ones(len(rows)))
+    t, value = latent_walk.bisect_tie(gap, np.zeros(len(rows)), np.ones(len(rows)))
     probs = line(t)
-    assert np.all(np.abs(value) <= muddle.TIE_TOLERANCE) and np.all((t > 0) & (t < 1))
+    assert np.all(np.abs(value) <= muddle.Config().tie_tolerance) and np.all((t > 0) & (t < 1))
     assert np.all(np.abs(probs[rows, a] - probs[rows, b]) <= TIE)
     top_two = np.sort(np.argsort(probs, axis=1)[:, -2:], axis=1) == np.sort(np.stack([a, b], axis=1), axis=1)
     on_top = top_two.all(axis=1)
@@ -136,10 +137,10 @@ def test_muddle_boundaries_tie_wherever_the_path_changes_sign(quick):
     dataset, models = quick
     z_a, z_b, a, b = some_pairs(dataset, models)
     autoencoder, reader = models.autoencoder.module, models.reader.module
-    made = muddle.muddles(autoencoder, reader, z_a, z_b, a, b)
-    ts = np.linspace(0, 1, muddle.PATH_STEPS)
+    made = muddle.muddles(autoencoder, reader, z_a, z_b, a, b, muddle.Config())
+    ts = np.linspace(0, 1, muddle.Config().path_steps)
     latents = (1 - ts)[None, :, None] * z_a[:, None] + ts[None, :, None] * z_b[:, None]
-    path = predict_proba(reader, muddle.decode(autoencoder, latents.reshape(-1, z_a.shape[1])))
+    path = predict_proba(reader, latent_walk.decode(autoencoder, latents.reshape(-1, z_a.shape[1])))
     path = path.reshape(len(a), len(ts), 10)
     rows = np.arange(len(a))
     gaps = path[rows, :, a] - path[rows, :, b]
@@ -149,36 +150,36 @@ def test_muddle_boundaries_tie_wherever_the_path_changes_sign(quick):
     probs = predict_proba(reader, made["boundary"]["image"])
     assert np.all(np.abs(probs[rows, a] - probs[rows, b])[tied] <= TIE)
     untied = ~tied                       # no crossing: the path's closest call is kept
-    closest = ts[np.abs(muddle.relative_gap(path[rows, :, a], path[rows, :, b])).argmin(axis=1)]
+    closest = ts[np.abs(latent_walk.relative_gap(path[rows, :, a], path[rows, :, b])).argmin(axis=1)]
     assert np.allclose(made["boundary"]["t"][untied], closest[untied])
 
 
 def test_farthest_point_is_farthest_from_both_ends(quick):
     dataset, models = quick
     z_a, z_b, a, b = some_pairs(dataset, models, count=10)
-    ts = np.linspace(0, 1, muddle.PATH_STEPS)
+    ts = np.linspace(0, 1, muddle.Config().path_steps)
     latents = (1 - ts)[None, :, None] * z_a[:, None] + ts[None, :, None] * z_b[:, None]
-    path = muddle.decode(models.autoencoder.module, latents.reshape(-1, z_a.shape[1])).reshape(len(a), len(ts), 28, 28)
-    chosen = muddle.farthest_on_path(path)
+    path = latent_walk.decode(models.autoencoder.module, latents.reshape(-1, z_a.shape[1])).reshape(len(a), len(ts), 28, 28)
+    chosen = latent_walk.farthest_on_path(path)
     for row, k in enumerate(chosen):
         flat = path[row].reshape(len(ts), -1).astype(np.float64)
         distance = np.minimum(((flat - flat[0]) ** 2).mean(1), ((flat - flat[-1]) ** 2).mean(1))
         assert distance[k] == pytest.approx(distance.max())
         assert 0 < k < len(ts) - 1
-    made = muddle.muddles(models.autoencoder.module, models.reader.module, z_a, z_b, a, b)
+    made = muddle.muddles(models.autoencoder.module, models.reader.module, z_a, z_b, a, b, muddle.Config())
     assert np.allclose(made["farthest"]["image"], path[np.arange(len(a)), chosen], atol=1e-5)
     # A path with a known answer: images equal to the ends except one bump.
     toy = np.zeros((1, 6, 4))
     toy[0, -1] = 1.0
     toy[0, 1:5] = [[0.1] * 4, [0.4] * 4, [0.6] * 4, [0.9] * 4]
-    assert muddle.farthest_on_path(toy).tolist() == [2]
+    assert latent_walk.farthest_on_path(toy).tolist() == [2]
 
 
 def test_pairs_are_seeded_and_partners_come_from_the_nearest_other_class():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 20)
     latents = rng.normal(size=(200, 10)) + labels[:, None]
-    means = muddle.class_means(latents, labels)
+    means = muddle.latent_class_means(latents, labels)
     partner_class = muddle.nearest_other_class(latents, labels, means)
     for i in range(len(labels)):
         others = [d for d in range(10) if d != labels[i]]
@@ -197,7 +198,7 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
     methods = {item["method"] for item in manifest}
     assert methods == {"original", "reconstruction", "source", "partner", "midpoint", "farthest", "boundary", "sample"}
     muddles = [item for item in manifest if item["method"] in muddle.METHODS]
-    assert len(muddles) == 3 * 10 * muddle.QUICK_PER_CLASS
+    assert len(muddles) == 3 * 10 * muddle.Config().quick().per_class
     sheets = {}
     by_id = {item["id"]: item for item in manifest}
     for item in muddles:
@@ -212,11 +213,11 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
         # The tile is the decoding of the point t on the path between the encoded ends, as uint8.
         pair_id = item["id"].rsplit("-", 1)[0]
         ends = [by_id[f"{pair_id}-{end}"]["index"] for end in ("source", "partner")]
-        z = muddle.encode(models.autoencoder.module, dataset.test_images[ends])
-        expected = to_uint8(muddle.decode(models.autoencoder.module, ((1 - item["t"]) * z[0] + item["t"] * z[1])[None]))[0]
+        z = latent_walk.encode(models.autoencoder.module, dataset.test_images[ends])
+        expected = to_uint8(latent_walk.decode(models.autoencoder.module, ((1 - item["t"]) * z[0] + item["t"] * z[1])[None]))[0]
         assert tile.shape == (28, 28) and np.abs(tile.astype(int) - expected).max() <= 2
     samples = [item for item in manifest if item["method"] == "sample"]
-    assert len(samples) == 10 * muddle.SAMPLES_PER_CLASS and all(len(s["latent"]) == 10 for s in samples)
+    assert len(samples) == 10 * muddle.Config().samples_per_class and all(len(s["latent"]) == 10 for s in samples)
 
 
 def test_page_states_each_methods_numbers_from_the_manifest(quick_build, manifest):
@@ -229,7 +230,7 @@ def test_page_states_each_methods_numbers_from_the_manifest(quick_build, manifes
         assert row, method
         assert float(row.group(1)) == pytest.approx(100 * share, abs=0.5)
         assert float(row.group(2)) == pytest.approx(margin, abs=0.006)
-    assert html.count('class="muddle-row"') == 10 * muddle.QUICK_PER_CLASS
+    assert html.count('class="muddle-row"') == 10 * muddle.Config().quick().per_class
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +288,7 @@ def test_moving_the_mix_redraws_the_decoded_digit(explorer, decoder_onnx):
 def test_browser_decodes_shipped_latents_like_python(explorer, decoder_onnx, quick_build):
     page, _ = explorer
     shipped = json.loads(page.inner_text("#muddle-latents"))["samples"]
-    assert len(shipped) == 10 * muddle.SAMPLES_PER_CLASS
+    assert len(shipped) == 10 * muddle.Config().samples_per_class
     latents = [s["latent"] for s in shipped[::7]]
     decoded = page.evaluate("async (latents) => { const out = []; for (const z of latents) "
                             "out.push(Array.from(await window.muddle.decode(z))); return out; }", latents)

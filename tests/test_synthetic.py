@@ -160,7 +160,7 @@ def test_synthetic_page_in_the_quick_build(quick_build):
     kinds = {item["kind"] for item in manifest["items"]}
     assert {"template", "example", "failure", "mined"} <= kinds
     radii = {item["jitter"] for item in manifest["items"] if item["kind"] == "example"}
-    assert radii == set(synthetic.RADII)
+    assert radii == set(synthetic.Config().radii)
     for item in manifest["items"]:
         assert isinstance(item["jitter"], float) and 0 <= item["label"] <= 9
         image = item["image"]
@@ -180,14 +180,14 @@ def test_retrained_reader_is_cached(quick_build):
 
     from generator.data import load_dataset
     from generator.models.table import get_models
-    from generator.site.results import RunContext
+    from generator.site.results import BuildInfo
     cache = Path(quick_build["cache"])
     assert list((cache / "experiments").glob("synthetic-reader-*.pt"))
     dataset = load_dataset(None, cache / "data", node_modules=ROOT / "node_modules")
     models = get_models(dataset, cache / "weights", torch.device("cpu"), quick=True)
     assert models.reader.cached
-    context = RunContext(seed=0, quick=True, cache=cache / "experiments", device="cpu")
-    settings = synthetic.mining_settings(models, dataset, context)
+    build = BuildInfo(seed=0, cache=cache / "experiments", device="cpu")
+    settings = synthetic.mining_settings(models, dataset, synthetic.Config().quick(), build.seed)
     empty = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
-    _, meta, cached = synthetic.retrain(models, dataset, empty, context, settings)
+    _, meta, cached = synthetic.retrain(models, dataset, empty, build, settings)
     assert cached and meta["mined"] > 0 and meta["epochs"] == 1
