@@ -1,6 +1,6 @@
 /* Digit Dreams — Muddle explorer: pick two held-out digits, slide between their latent vectors, and watch the
    autoencoder's decoder draw the mix and the reader read it, live (onnxruntime-web, WASM, one thread).
-   No inline scripts or handlers: everything is wired up here.
+   No inline scripts or handlers: everything is wired up here. Needs static/ort-runtime.js (window.DigitRuntime).
 
    Automation / test API on window.muddle:
      ready            Promise resolving to {loadMs} once the decoder and reader sessions exist
@@ -14,45 +14,30 @@
 (function () {
   "use strict";
 
-  const SIZE = 28;
+  const { SIZE, loadSession, run, softmax, argmax, latest, paint28, percent } = window.DigitRuntime;
   const source = document.getElementById("muddle-latents");
   if (!source) return;
   const data = JSON.parse(source.textContent);
   const samples = data.samples;
 
-  /* ---------- Models: two sessions, created once, eagerly; runs queued one after another ---------- */
-
-  async function load(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    const model = new Uint8Array(await response.arrayBuffer());
-    return ort.InferenceSession.create(model, { executionProviders: ["wasm"] });
-  }
+  /* ---------- Models: two sessions, created once, eagerly; runs on the shared one-at-a-time queue ---------- */
 
   async function start() {
-    if (typeof ort === "undefined") throw new Error("onnxruntime-web did not load");
-    ort.env.wasm.numThreads = 1;         // GitHub Pages is not cross-origin isolated; wasmPaths left unset
     const began = performance.now();
-    const decoder = await load(data.decoder);
-    const reader = await load(data.reader);
+    const decoder = (await loadSession(data.decoder)).session;
+    const reader = (await loadSession(data.reader)).session;
     return { decoder, reader, loadMs: performance.now() - began };
   }
 
   const sessions = start();
   const ready = sessions.then(({ loadMs }) => ({ loadMs }));
-  let chain = Promise.resolve();
+
+  const models = { decoder: sessions.then((m) => m.decoder), reader: sessions.then((m) => m.reader) };
+  Object.values(models).forEach((session) => session.catch(() => undefined));   // failures are reported through ready
 
   // One model run at a time: its single output's data for a float32 input of the given shape.
-  function infer(which, values, shape) {
-    const result = chain.then(async () => {
-      const models = await sessions;
-      const session = models[which];
-      const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", values, shape) };
-      const output = await session.run(feeds);
-      return output[session.outputNames[0]].data;
-    });
-    chain = result.catch(() => undefined);
-    return result;
+  async function infer(which, values, shape) {
+    return (await run(models[which], values, shape)).data;
   }
 
   async function decode(latent) {
@@ -61,11 +46,7 @@
   }
 
   async function read(image) {
-    const logits = Array.from(await infer("reader", Float32Array.from(image), [1, 1, SIZE, SIZE]));
-    const top = Math.max(...logits);
-    const weights = logits.map((v) => Math.exp(v - top));
-    const total = weights.reduce((sum, w) => sum + w, 0);
-    return weights.map((w) => w / total);
+    return softmax(await infer("reader", Float32Array.from(image), [1, 1, SIZE, SIZE]));
   }
 
   /* ---------- The page ---------- */
@@ -85,99 +66,61 @@
     return samples[Number(pick[end].value)];
   }
 
-  api.latentAt = (t) => {
-    const za = chosen("a").latent, zb = chosen("b").latent;
+  function mix(za, zb, t) {
     return Float32Array.from(za, (v, k) => (1 - t) * v + t * zb[k]);
-  };
-
-  // A 28x28 image (values 0..1) onto a 28x28 canvas; CSS enlarges it without smoothing.
-  function paint(target, image) {
-    const context = target.getContext("2d");
-    const frame = context.createImageData(SIZE, SIZE);
-    const words = new Uint32Array(frame.data.buffer);       // RGBA bytes as little-endian 0xAABBGGRR
-    image.forEach((v, k) => {
-      const grey = Math.round(Math.min(Math.max(v, 0), 1) * 255);
-      words[k] = (0xff000000 | (grey << 16) | (grey << 8) | grey) >>> 0;
-    });
-    context.putImageData(frame, 0, 0);
   }
 
-  function percent(p) {
-    return `${(100 * p).toFixed(p >= 0.995 || p < 0.005 ? 0 : 1)}%`;
-  }
+  api.latentAt = (t) => mix(chosen("a").latent, chosen("b").latent, t);
 
   function showReading(probs, a, b) {
-    let best = 0;
-    probs.forEach((p, d) => { if (p > probs[best]) best = d; });
+    const best = argmax(probs);
     rows.forEach((row, d) => {
       row.querySelector(".bar-fill").style.transform = `scaleX(${probs[d]})`;
-      row.querySelector(".bar-value").textContent = percent(probs[d]);
+      row.querySelector(".bar-value").textContent = percent(probs[d], 1);
       row.classList.toggle("top", d === best);
       row.classList.toggle("end-a", d === a);
       row.classList.toggle("end-b", d === b);
     });
-    const ends = a === b ? `${a}: ${percent(probs[a])}` : `${a}: ${percent(probs[a])} · ${b}: ${percent(probs[b])}`;
-    summary.textContent = `Reads as ${best} (${percent(probs[best])}). ${ends}.`;
+    const ends = a === b ? `${a}: ${percent(probs[a], 1)}` : `${a}: ${percent(probs[a], 1)} · ${b}: ${percent(probs[b], 1)}`;
+    summary.textContent = `Reads as ${best} (${percent(probs[best], 1)}). ${ends}.`;
   }
 
-  /* Rendering: at most one in flight; the latest slider position always gets drawn. */
-  let busy = false, again = false, painting = 0, waiting = [];
-
-  function settle() {
-    if (busy || again || painting) return;
-    waiting.forEach((resolve) => resolve());
-    waiting = [];
-  }
-
-  api.idle = () => new Promise((resolve) => {
-    waiting.push(resolve);
-    settle();
-  });
-
-  async function render() {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = true;
-    again = false;
+  /* Rendering: at most one in flight; the latest slider position always gets drawn (positions that arrive
+     meanwhile replace each other). */
+  async function render({ t, a, b }) {
     try {
-      const t = Number(slider.value);
-      const a = chosen("a"), b = chosen("b");
       mixValue.textContent = t.toFixed(2);
-      const image = await decode(api.latentAt(t));
+      const image = await decode(mix(a.latent, b.latent, t));
       const probs = await read(image);
-      paint(canvas, image);
+      paint28(canvas, image);
       showReading(probs, a.label, b.label);
       api.shown = { a: a.id, b: b.id, t, image, probs };
     } catch (error) {
       status.textContent = `Could not decode: ${error.message}`;
       status.dataset.state = "error";
-    } finally {
-      busy = false;
-      if (again) render();
-      settle();
     }
   }
 
+  const renders = latest(render);
+
+  function requestRender() {
+    renders.request({ t: Number(slider.value), a: chosen("a"), b: chosen("b") });
+  }
+
+  api.idle = () => renders.idle();      // also waits for the two ends being painted
+
   async function paintEnds() {
-    painting++;
-    try {
-      for (const end of ["a", "b"]) {
-        paint(document.getElementById(`muddle-${end}-canvas`), await decode(chosen(end).latent));
-      }
-    } finally {
-      painting--;
-      settle();
+    for (const end of ["a", "b"]) {
+      paint28(document.getElementById(`muddle-${end}-canvas`), await decode(chosen(end).latent));
     }
   }
 
   function refresh() {
-    paintEnds().catch(() => undefined);
-    render();
+    renders.hold(paintEnds().catch(() => undefined));
+    requestRender();
   }
 
-  slider.addEventListener("input", render);
+  slider.addEventListener("input", requestRender);
   pick.a.addEventListener("change", refresh);
   pick.b.addEventListener("change", refresh);
 

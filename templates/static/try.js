@@ -1,5 +1,7 @@
 /* Digit Dreams — "Try it": draw a digit; the reader (onnxruntime-web, WASM, one thread) reads it
    as drawn and rotated 180°, live. No inline scripts or handlers: everything is wired up here.
+   Needs static/ort-runtime.js (window.DigitRuntime: session, run queue, scheduling, painting) and
+   static/preprocess.js (window.DigitPreprocess: the MNIST-style preprocessing), loaded before it.
 
    Automation / test API on window.digitDreams:
      ready                 Promise resolving to {loadMs, readyAt, modelBytes, version} once the ONNX session
@@ -17,32 +19,13 @@
 (function () {
   "use strict";
 
-  const SIZE = 28;
-  const BOX = 20;
-  const INK_THRESHOLD = 0.05;
-  const TIE = 1e-6;
+  const { SIZE, loadSession, version, run, softmax, argmax, latest, paint28, percent } = window.DigitRuntime;
+  const { mnistStyle, lumaFromRGBA } = window.DigitPreprocess;
   const MODEL_URL = "models/reader.onnx";     // relative: works under a sub-path
   const PEN_WIDTH = 22;                       // in pad pixels (the pad is 280 x 280)
   const KEY_STEP = 10;
 
-  /* ---------- MNIST-style preprocessing: generator/preprocess.py, step for step ----------
-     Float64 arithmetic throughout, like NumPy; only summation order differs (~1e-16). */
-
-  // Pillow's "L" conversion (ITU-R 601-2 luma, fixed point), after compositing on white.
-  function lumaFromRGBA(rgba, count) {
-    const gray = new Float64Array(count);
-    for (let i = 0, j = 0; i < count; i++, j += 4) {
-      let r = rgba[j], g = rgba[j + 1], b = rgba[j + 2];
-      const a = rgba[j + 3];
-      if (a !== 255) {
-        r = Math.round((r * a + 255 * (255 - a)) / 255);
-        g = Math.round((g * a + 255 * (255 - a)) / 255);
-        b = Math.round((b * a + 255 * (255 - a)) / 255);
-      }
-      gray[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
-    }
-    return gray;
-  }
+  /* ---------- MNIST-style preprocessing: static/preprocess.js, on any image source ---------- */
 
   function canvasFor(width, height) {
     const canvas = document.createElement("canvas");
@@ -78,172 +61,38 @@
     throw new Error("preprocess: unsupported source");
   }
 
-  function borderMean(image, width, height) {
-    let sum = 0, count = 0;
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        if (y === 0 || y === height - 1 || x === 0 || x === width - 1) {
-          sum += image[y * width + x];
-          count++;
-        }
-      }
-    }
-    return sum / count;
-  }
-
-  // Row i: each input pixel's coverage of output pixel i (Python's _area_weights), as sparse runs.
-  function areaWeights(nIn, nOut) {
-    const scale = nIn / nOut;
-    const rows = [];
-    for (let i = 0; i < nOut; i++) {
-      const start = i * scale;
-      const first = Math.max(0, Math.floor(start) - 1), last = Math.min(nIn - 1, Math.ceil(start + scale));
-      const index = [], weight = [];
-      for (let p = first; p <= last; p++) {
-        const overlap = Math.min(start + scale, p + 1) - Math.max(start, p);
-        if (overlap > 0) {
-          index.push(p);
-          weight.push(overlap / scale);
-        }
-      }
-      rows.push({ index, weight });
-    }
-    return rows;
-  }
-
-  // Returns {tensor: Float32Array(784), empty: boolean}.
-  function mnistStyle(source, invert) {
-    const { width, height, gray } = toGray(source);
-    let image = gray;
-    if (invert === undefined || invert === null) invert = borderMean(image, width, height) > 0.5;
-    if (invert) image = image.map((v) => 1 - v);
-    const canvas = new Float32Array(SIZE * SIZE);
-    let top = height, bottom = -1, left = width, right = -1;
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        if (image[y * width + x] >= INK_THRESHOLD) {
-          if (y < top) top = y;
-          if (y > bottom) bottom = y;
-          if (x < left) left = x;
-          if (x > right) right = x;
-        }
-      }
-    }
-    if (bottom < 0) return { tensor: canvas, empty: true };
-    const cropH = bottom - top + 1, cropW = right - left + 1;
-    const longer = Math.max(cropH, cropW);
-    const newH = Math.max(1, Math.floor(cropH * BOX / longer + 0.5));
-    const newW = Math.max(1, Math.floor(cropW * BOX / longer + 0.5));
-    // Rows first (Wh @ crop), then columns ((...) @ Ww.T), as in Python.
-    const wh = areaWeights(cropH, newH), ww = areaWeights(cropW, newW);
-    const tall = new Float64Array(newH * cropW);
-    for (let i = 0; i < newH; i++) {
-      const { index, weight } = wh[i];
-      for (let k = 0; k < index.length; k++) {
-        const src = (top + index[k]) * width + left, w = weight[k];
-        for (let x = 0; x < cropW; x++) tall[i * cropW + x] += w * image[src + x];
-      }
-    }
-    const small = new Float64Array(newH * newW);
-    for (let i = 0; i < newH; i++) {
-      for (let j = 0; j < newW; j++) {
-        const { index, weight } = ww[j];
-        let sum = 0;
-        for (let k = 0; k < index.length; k++) sum += tall[i * cropW + index[k]] * weight[k];
-        small[i * newW + j] = sum;
-      }
-    }
-    // Centre of mass in pixel-index coordinates, pasted at floor(14 - c + 0.5).
-    let total = 0, rowMoment = 0, colMoment = 0;
-    const rowSums = new Float64Array(newH), colSums = new Float64Array(newW);
-    for (let i = 0; i < newH; i++) {
-      for (let j = 0; j < newW; j++) {
-        const v = small[i * newW + j];
-        total += v;
-        rowSums[i] += v;
-        colSums[j] += v;
-      }
-    }
-    for (let i = 0; i < newH; i++) rowMoment += i * rowSums[i];
-    for (let j = 0; j < newW; j++) colMoment += j * colSums[j];
-    const cy = rowMoment / total, cx = colMoment / total;
-    // floor(x + 0.5), less TIE: a straight stroke's centre lies exactly on a half pixel, and summation-order
-    // noise (NumPy's pairwise sums and BLAS, JS's plain loops) must not decide which way it rounds.
-    const offY = Math.floor(SIZE / 2 - cy + 0.5 - TIE), offX = Math.floor(SIZE / 2 - cx + 0.5 - TIE);
-    for (let i = 0; i < newH; i++) {
-      const y = offY + i;
-      if (y < 0 || y >= SIZE) continue;
-      for (let j = 0; j < newW; j++) {
-        const x = offX + j;
-        if (x >= 0 && x < SIZE) canvas[y * SIZE + x] = small[i * newW + j];
-      }
-    }
-    return { tensor: canvas, empty: false };
-  }
-
   function preprocess(source, invert) {
-    return mnistStyle(source, invert).tensor;
+    const { width, height, gray } = toGray(source);
+    return mnistStyle(gray, width, height, invert);
   }
 
   function rotate180(tensor) {
     return Float32Array.from(tensor).reverse();
   }
 
-  /* ---------- The reader: onnxruntime-web, WASM, one thread, one session created eagerly ---------- */
+  /* ---------- The reader: one session created eagerly, runs on the shared one-at-a-time queue ---------- */
 
   const timings = [];
-  let session = null;
-
-  async function createSession() {
-    if (typeof ort === "undefined") throw new Error("onnxruntime-web did not load");
-    ort.env.wasm.numThreads = 1;         // GitHub Pages is not cross-origin isolated
-    const started = performance.now();
-    const response = await fetch(MODEL_URL);
-    if (!response.ok) throw new Error(`${MODEL_URL}: HTTP ${response.status}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-    const readyAt = performance.now();
-    return { loadMs: readyAt - started, readyAt, modelBytes: bytes.length, version: ort.env.versions.web };
-  }
-
-  const ready = createSession();
-
-  function softmax(logits) {
-    const max = Math.max(...logits);
-    const exps = logits.map((v) => Math.exp(v - max));
-    const sum = exps.reduce((a, b) => a + b, 0);
-    return exps.map((v) => v / sum);
-  }
+  const loaded = loadSession(MODEL_URL);
+  const session = loaded.then(({ session }) => session);
+  session.catch(() => undefined);             // a failed load is reported through ready
+  const ready = loaded.then(({ loadMs, readyAt, modelBytes }) => ({ loadMs, readyAt, modelBytes, version: version() }));
 
   function reading(logits) {
     const values = Array.from(logits);
-    const probs = softmax(values);
-    let digit = 0;
-    for (let d = 1; d < probs.length; d++) if (values[d] > values[digit]) digit = d;
-    return { digit, probs, logits: values };
+    return { digit: argmax(values), probs: softmax(values), logits: values };
   }
 
-  let queue = Promise.resolve();
-
   // Both readings in one run (batch of two): the tensor as drawn and turned upside down.
-  function classify28(tensor) {
-    if (!tensor || tensor.length !== SIZE * SIZE) return Promise.reject(new Error("need 784 values"));
-    const job = queue.then(async () => {
-      await ready;
-      const batch = new Float32Array(2 * SIZE * SIZE);
-      batch.set(tensor);
-      batch.set(rotate180(tensor), SIZE * SIZE);
-      const input = new ort.Tensor("float32", batch, [2, 1, SIZE, SIZE]);
-      const started = performance.now();
-      const outputs = await session.run({ [session.inputNames[0]]: input });
-      const ms = performance.now() - started;
-      timings.push(ms);
-      if (timings.length > 1000) timings.splice(0, timings.length - 1000);   // the latest thousand
-      const logits = outputs[session.outputNames[0]].data;
-      return { upright: reading(logits.subarray(0, 10)), rotated: reading(logits.subarray(10, 20)), ms };
-    });
-    queue = job.catch(() => undefined);
-    return job;
+  async function classify28(tensor) {
+    if (!tensor || tensor.length !== SIZE * SIZE) throw new Error("need 784 values");
+    const batch = new Float32Array(2 * SIZE * SIZE);
+    batch.set(tensor);
+    batch.set(rotate180(tensor), SIZE * SIZE);
+    const { data, ms } = await run(session, batch, [2, 1, SIZE, SIZE]);
+    timings.push(ms);
+    if (timings.length > 1000) timings.splice(0, timings.length - 1000);   // the latest thousand
+    return { upright: reading(data.subarray(0, 10)), rotated: reading(data.subarray(10, 20)), ms };
   }
 
   function median(values) {
@@ -298,21 +147,9 @@
 
   const bars = { upright: buildBars(panels.upright), rotated: buildBars(panels.rotated) };
 
-  function percent(p) {
-    return p >= 0.995 ? "100%" : p < 0.005 ? "0%" : `${Math.round(p * 100)}%`;
-  }
-
   function drawInput(panel, tensor) {
     const preview = panel.querySelector(".reading-input");
-    if (!preview) return;
-    const pctx = preview.getContext("2d");
-    const data = pctx.createImageData(SIZE, SIZE);
-    for (let i = 0; i < SIZE * SIZE; i++) {
-      const v = Math.round((tensor ? tensor[i] : 0) * 255);
-      data.data[4 * i] = data.data[4 * i + 1] = data.data[4 * i + 2] = v;
-      data.data[4 * i + 3] = 255;
-    }
-    pctx.putImageData(data, 0, 0);
+    if (preview) paint28(preview, tensor);
   }
 
   function showReading(name, result, tensor) {
@@ -342,39 +179,22 @@
     summary.textContent = describe(null);
   }
 
-  /* Reading the pad: at most one reading in flight; the latest drawing always gets read. */
-  let scheduled = false, busy = false, dirty = false, inked = false, loading = 0;
+  /* Reading the pad: at most one reading in flight, started on the next animation frame; the pad as it is
+     then gets read, so the latest drawing always gets read and strokes made meanwhile make one reading. */
+  let inked = false;
   let shown = null;             // a loaded 28x28 tensor, read as it is until someone draws on it
-  let idleWaiters = [];
-
-  function settle() {
-    if (!scheduled && !busy && !loading) {
-      idleWaiters.forEach((resolve) => resolve());
-      idleWaiters = [];
-    }
-  }
-
-  api.idle = () => new Promise((resolve) => {
-    idleWaiters.push(resolve);
-    settle();
-  });
+  const reads = latest(readPad, { defer: (start) => requestAnimationFrame(start) });
 
   function requestRead() {
-    if (busy) {
-      dirty = true;
-      return;
-    }
-    if (scheduled) return;
-    scheduled = true;
-    requestAnimationFrame(readPad);
+    reads.request();
   }
 
+  api.idle = () => reads.idle();
+
   async function readPad() {
-    scheduled = false;
-    busy = true;
-    dirty = false;
     try {
-      const { tensor, empty } = shown ? { tensor: shown, empty: false } : mnistStyle(pad, false);
+      const tensor = shown || preprocess(pad, false);
+      const empty = !tensor.some((v) => v !== 0);   // mnistStyle gives all zeros exactly when there is no ink
       if (empty || !inked) {
         api.lastInput = null;
         clearReadings();
@@ -394,10 +214,6 @@
     } catch (error) {
       status.textContent = `Could not read the drawing: ${error.message}`;
       status.classList.add("error");
-    } finally {
-      busy = false;
-      if (dirty) requestRead();
-      settle();
     }
   }
 
@@ -525,18 +341,8 @@
 
   /* Loading 28x28 digits onto the pad (samples and uploads), enlarged without smoothing. */
   function paintTensor(tensor) {
-    const scale = pad.width / SIZE;
-    const data = ctx.createImageData(pad.width, pad.height);
-    for (let y = 0; y < pad.height; y++) {
-      for (let x = 0; x < pad.width; x++) {
-        const v = Math.round(tensor[Math.floor(y / scale) * SIZE + Math.floor(x / scale)] * 255);
-        const k = 4 * (y * pad.width + x);
-        data.data[k] = data.data[k + 1] = data.data[k + 2] = v;
-        data.data[k + 3] = 255;
-      }
-    }
     resetPad();
-    ctx.putImageData(data, 0, 0);
+    paint28(pad, tensor);
     inked = tensor.some((v) => v > 0);
     shown = inked ? Float32Array.from(tensor) : null;
     requestRead();
@@ -558,54 +364,54 @@
     return sprites.get(src);
   }
 
+  async function loadSample(button) {
+    try {
+      const image = await loadSprite(button.dataset.sprite);
+      const tile = canvasFor(SIZE, SIZE);
+      const tctx = tile.getContext("2d");
+      tctx.drawImage(image, Number(button.dataset.x), Number(button.dataset.y), SIZE, SIZE, 0, 0, SIZE, SIZE);
+      const pixels = tctx.getImageData(0, 0, SIZE, SIZE).data;
+      const tensor = new Float32Array(SIZE * SIZE);
+      for (let i = 0; i < tensor.length; i++) tensor[i] = pixels[4 * i] / 255;
+      paintTensor(tensor);
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+
+  // idle() also waits for a sample or an upload being loaded.
   document.querySelectorAll(".try-sample").forEach((button) => {
-    button.addEventListener("click", async () => {
-      loading++;
-      try {
-        const image = await loadSprite(button.dataset.sprite);
-        const tile = canvasFor(SIZE, SIZE);
-        const tctx = tile.getContext("2d");
-        tctx.drawImage(image, Number(button.dataset.x), Number(button.dataset.y), SIZE, SIZE, 0, 0, SIZE, SIZE);
-        const pixels = tctx.getImageData(0, 0, SIZE, SIZE).data;
-        const tensor = new Float32Array(SIZE * SIZE);
-        for (let i = 0; i < tensor.length; i++) tensor[i] = pixels[4 * i] / 255;
-        paintTensor(tensor);
-      } catch (error) {
-        status.textContent = error.message;
-      } finally {
-        loading--;
-        settle();
-      }
-    });
+    button.addEventListener("click", () => reads.hold(loadSample(button)));
   });
 
   const upload = document.getElementById("upload");
+
+  async function loadUpload(file) {
+    try {
+      const bitmap = await createImageBitmap(file);
+      const longest = Math.max(bitmap.width, bitmap.height);
+      const scale = Math.min(1, 1024 / longest);        // plenty for a 20-pixel digit
+      const width = Math.max(1, Math.round(bitmap.width * scale)), height = Math.max(1, Math.round(bitmap.height * scale));
+      const canvas = canvasFor(width, height);
+      const uctx = canvas.getContext("2d");
+      uctx.fillStyle = "#fff";
+      uctx.fillRect(0, 0, width, height);
+      uctx.imageSmoothingQuality = "high";
+      uctx.drawImage(bitmap, 0, 0, width, height);
+      bitmap.close();
+      paintTensor(preprocess(canvas));
+      status.textContent = `Loaded ${file.name}: the pad shows the 28×28 image the reader sees.`;
+    } catch (error) {
+      status.textContent = `Could not read ${file.name} as an image.`;
+    } finally {
+      upload.value = "";
+    }
+  }
+
   if (upload) {
-    upload.addEventListener("change", async () => {
+    upload.addEventListener("change", () => {
       const file = upload.files && upload.files[0];
-      if (!file) return;
-      loading++;
-      try {
-        const bitmap = await createImageBitmap(file);
-        const longest = Math.max(bitmap.width, bitmap.height);
-        const scale = Math.min(1, 1024 / longest);        // plenty for a 20-pixel digit
-        const width = Math.max(1, Math.round(bitmap.width * scale)), height = Math.max(1, Math.round(bitmap.height * scale));
-        const canvas = canvasFor(width, height);
-        const uctx = canvas.getContext("2d");
-        uctx.fillStyle = "#fff";
-        uctx.fillRect(0, 0, width, height);
-        uctx.imageSmoothingQuality = "high";
-        uctx.drawImage(bitmap, 0, 0, width, height);
-        bitmap.close();
-        paintTensor(preprocess(canvas));
-        status.textContent = `Loaded ${file.name}: the pad shows the 28×28 image the reader sees.`;
-      } catch (error) {
-        status.textContent = `Could not read ${file.name} as an image.`;
-      } finally {
-        upload.value = "";
-        loading--;
-        settle();
-      }
+      if (file) reads.hold(loadUpload(file));
     });
   }
 
