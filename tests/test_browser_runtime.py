@@ -24,8 +24,8 @@ def bare_page(browser, served_site):
     page.on("pageerror", lambda e: errors.append(str(e)))
     response = page.goto(served_site + "index.html", wait_until="networkidle")
     assert response is not None and response.ok
-    assert page.evaluate("() => [typeof window.DigitPreprocess, typeof window.DigitRuntime, typeof window.digitDreams]") \
-        == ["undefined", "undefined", "undefined"]
+    assert page.evaluate("() => [typeof window.DigitPreprocess, typeof window.DigitRuntime, "
+                         "typeof window.digitDreams]") == ["undefined", "undefined", "undefined"]
     page.add_script_tag(url=served_site + "static/preprocess.js")
     page.add_script_tag(url=served_site + "static/ort-runtime.js")
     assert page.evaluate("() => [typeof window.DigitPreprocess.mnistStyle, typeof window.DigitRuntime.latest]") \
@@ -74,7 +74,8 @@ def test_preprocess_js_matches_python_on_random_strokes(bare_page):
 
 def test_preprocess_js_gives_zeros_for_a_blank_image(bare_page):
     page, _ = bare_page
-    for blank in (np.zeros((50, 70), np.float32), np.full((33, 21), 0.04, np.float32)):   # 0.04: below the ink threshold
+    # 0.04: below the ink threshold
+    for blank in (np.zeros((50, 70), np.float32), np.full((33, 21), 0.04, np.float32)):
         assert not mnist_style(blank).any()
         ours = js_mnist_style(page, blank)
         assert ours.shape == (28, 28) and np.array_equal(ours, np.zeros((28, 28)))
@@ -86,7 +87,7 @@ def test_preprocess_js_inverts_dark_ink_on_light_paper(bare_page):
     assert image[0].mean() > 0.5 and image[-1].mean() > 0.5                      # light border: the rule inverts
     expected = mnist_style(image)
     assert np.abs(expected - mnist_style(image, invert=True)).max() == 0
-    assert 0.2 < expected.max() and (expected > 0.05).mean() < 0.5               # ink on black, not a white square
+    assert expected.max() > 0.2 and (expected > 0.05).mean() < 0.5               # ink on black, not a white square
     ours = js_mnist_style(page, image)
     assert np.abs(ours - expected).max() <= TOLERANCE
     # Grey paper (border mean 0.7, just above the rule's 0.5): inverted too, and then all of it is faint ink.
@@ -190,8 +191,10 @@ def test_run_queue_runs_one_task_at_a_time_in_order(bare_page):
             if (fail) throw new Error(name);
             return name;
         };
-        const results = await Promise.allSettled([enqueue(task("a", 30)), enqueue(task("b", 5, true)), enqueue(task("c", 1))]);
-        return {log, most, results: results.map((r) => r.status === "fulfilled" ? r.value : `failed ${r.reason.message}`)};
+        const results = await Promise.allSettled(
+            [enqueue(task("a", 30)), enqueue(task("b", 5, true)), enqueue(task("c", 1))]);
+        return {log, most,
+                results: results.map((r) => r.status === "fulfilled" ? r.value : `failed ${r.reason.message}`)};
     }""")
     assert result["most"] == 1
     assert result["log"] == ["start a", "end a", "start b", "end b", "start c", "end c"]

@@ -37,7 +37,8 @@ def test_classify_csv_writes_a_kaggle_submission(quick_build, tmp_path):
     rows = [",".join(f"pixel{i}" for i in range(784))] + [",".join(map(str, im.ravel())) for im in images]
     csv.write_text("\n".join(rows) + "\n")
     out = tmp_path / "submission.csv"
-    result = run_cli("classify", "--csv", str(csv), "--out", str(out), "--model", str(quick_build["out"] / "models" / "reader.onnx"))
+    result = run_cli("classify", "--csv", str(csv), "--out", str(out),
+                     "--model", str(quick_build["out"] / "models" / "reader.onnx"))
     assert result.returncode == 0, result.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "ImageId,Label" and len(lines) == 51

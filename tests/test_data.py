@@ -1,4 +1,5 @@
-"""Tests for generator.data and generator.data.download: embedded npm digits, IDX files, Kaggle CSVs, the split, downloads."""
+"""Tests for generator.data and generator.data.download: embedded npm digits, IDX files, Kaggle CSVs, the split,
+downloads."""
 from __future__ import annotations
 
 import functools
@@ -19,6 +20,7 @@ from generator import data
 from generator.data import (
     download_mnist,
     embedded_dataset,
+    fingerprint_arrays,
     load_dataset,
     read_idx_dir,
     read_kaggle_test_csv,
@@ -94,7 +96,8 @@ def test_embedded_shapes_and_types(embedded):
         assert array.dtype == np.uint8
     assert embedded.train_labels.max() <= 9 and embedded.test_labels.max() <= 9
     assert embedded.train_images.max() == 255 and embedded.train_images.mean() < 60  # ink 255 on black
-    assert len(embedded.fingerprint) == 64 and int(embedded.fingerprint, 16) >= 0
+    assert embedded.fingerprint == fingerprint_arrays(embedded.train_images, embedded.train_labels,
+                                                      embedded.test_images, embedded.test_labels)
 
 
 @needs_npm
@@ -251,7 +254,8 @@ def test_idx_loads_plain_and_gzip(tmp_path, gz):
     dataset = read_idx_dir(write_idx(tmp_path / "mnist", payloads, gz=gz))
     _check_idx_dataset(dataset, payloads)
     assert dataset.source == str(tmp_path / "mnist")
-    assert load_dataset(tmp_path / "mnist", tmp_path / "cache", node_modules=tmp_path).fingerprint == dataset.fingerprint
+    assert (load_dataset(tmp_path / "mnist", tmp_path / "cache", node_modules=tmp_path).fingerprint
+            == dataset.fingerprint)
 
 
 def test_idx_mixed_and_dotted_names(tmp_path):
@@ -284,7 +288,8 @@ IDX_CASES = {
                     ["train-images-idx3-ubyte", "bad magic number 2049 (expected 2051 for images)"]),
     "labels magic": (1, lambda p: struct.pack(">I", 2051) + p[4:], False,
                      ["train-labels-idx1-ubyte", "bad magic number 2051 (expected 2049 for labels)"]),
-    "float type": (2, lambda p: struct.pack(">I", 0x0D03) + p[4:], False, ["t10k-images-idx3-ubyte", "bad magic number"]),
+    "float type": (2, lambda p: struct.pack(">I", 0x0D03) + p[4:], False,
+                   ["t10k-images-idx3-ubyte", "bad magic number"]),
     "truncated": (0, lambda p: p[:-100], False, ["train-images-idx3-ubyte", "truncated"]),
     "truncated header": (3, lambda p: p[:6], False, ["t10k-labels-idx1-ubyte", "truncated"]),
     "trailing bytes": (2, lambda p: p + b"\0" * 7, False, ["t10k-images-idx3-ubyte", "7 trailing bytes"]),
@@ -292,10 +297,12 @@ IDX_CASES = {
                        ["train-labels-idx1-ubyte", "29 labels", "30 images"]),
     "label range": (3, lambda p: idx_labels(np.array([0] * 11 + [10])), False,
                     ["t10k-labels-idx1-ubyte", "label value 10", "index 11", "0-9"]),
-    "image size": (0, lambda p: idx_images(np.zeros((30, 32, 32))), False, ["train-images-idx3-ubyte", "32x32", "28x28"]),
+    "image size": (0, lambda p: idx_images(np.zeros((30, 32, 32))), False,
+                   ["train-images-idx3-ubyte", "32x32", "28x28"]),
     "no images": (2, lambda p: idx_images(np.zeros((0, 28, 28))), False, ["t10k-images-idx3-ubyte", "no images"]),
     "corrupt gzip": (0, _corrupt_gzip, True, ["train-images-idx3-ubyte.gz", "corrupt gzip"]),
-    "gzip bad crc": (1, lambda p: gzip.compress(p)[:-8] + b"\0" * 8, True, ["train-labels-idx1-ubyte.gz", "corrupt gzip"]),
+    "gzip bad crc": (1, lambda p: gzip.compress(p)[:-8] + b"\0" * 8, True,
+                     ["train-labels-idx1-ubyte.gz", "corrupt gzip"]),
 }
 
 
@@ -547,7 +554,8 @@ def test_download_mirror_fallback(tmp_path, mirror):
     checksums = _publish(www, "second", payloads)
     _publish(www, "tampered", idx_payloads(seed=9))
     dest = tmp_path / "dest"
-    download_mnist(dest, mirrors=[base + "first/", base + "tampered/", base + "second/"], checksums=checksums, timeout=10)
+    download_mnist(dest, mirrors=[base + "first/", base + "tampered/", base + "second/"], checksums=checksums,
+                   timeout=10)
     _check_idx_dataset(read_idx_dir(dest), payloads)
 
 
@@ -563,7 +571,8 @@ def test_download_all_mirrors_fail(tmp_path, mirror):
     checksums = _publish(www, "good", idx_payloads())
     dead = f"http://127.0.0.1:{_closed_port()}/"
     dest = tmp_path / "dest"
-    message = raises_input_error(download_mnist, dest, mirrors=[dead, base + "nothing/"], checksums=checksums, timeout=5)
+    message = raises_input_error(download_mnist, dest, mirrors=[dead, base + "nothing/"], checksums=checksums,
+                                 timeout=5)
     assert "train-images-idx3-ubyte.gz" in message and "all mirrors failed" in message
     assert dead in message and "404" in message
     assert list(dest.iterdir()) == []

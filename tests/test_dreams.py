@@ -1,4 +1,5 @@
-"""The dreams page: identikit hill climbing, the optvis render loop and prior search, the manifest and the page's numbers.
+"""The dreams page: identikit hill climbing, the optvis render loop and prior search, the manifest and the page's
+numbers.
 
 Unit tests use tiny hand-made networks (fast, with known behaviour); page tests read the quick build.
 """
@@ -69,11 +70,13 @@ def test_identikits_stop_at_the_threshold_or_the_step_limit(climbs):
     # The reported confidence is the reader's reading of the returned image.
     assert np.allclose(climbs.confidence, p_target(reader, climbs.images, TARGETS), atol=1e-6)
     assert climbs.images.min() >= 0 and climbs.images.max() <= 1
-    # A run that has converged takes no further steps: cutting the limit to the last converged run's steps changes nothing.
+    # A run that has converged takes no further steps: cutting the limit to the last converged run's steps changes
+    # nothing.
     last = int(climbs.steps[climbs.converged].max())
     again = identikit.hill_climb(reader, TARGETS, candidates=40, step_limit=last, threshold=THRESHOLD, seed=0)
     done = climbs.converged
-    assert np.array_equal(again.images[done], climbs.images[done]) and np.array_equal(again.steps[done], climbs.steps[done])
+    assert (np.array_equal(again.images[done], climbs.images[done])
+            and np.array_equal(again.steps[done], climbs.steps[done]))
     # ... and one step fewer leaves the slowest run short of the threshold.
     short = identikit.hill_climb(reader, TARGETS, candidates=40, step_limit=last - 1, threshold=THRESHOLD, seed=0)
     assert not short.converged[done & (climbs.steps == last)].any()
@@ -96,20 +99,24 @@ def test_identikit_confidence_never_falls_from_the_blank_start():
 
 def test_identikits_are_deterministic_for_a_seed():
     reader = ink_reader()
-    first, second, other = (identikit.hill_climb(reader, TARGETS, candidates=20, step_limit=5, seed=s) for s in (1, 1, 2))
+    first, second, other = (identikit.hill_climb(reader, TARGETS, candidates=20, step_limit=5, seed=s)
+                            for s in (1, 1, 2))
     assert np.array_equal(first.images, second.images) and np.array_equal(first.steps, second.steps)
     assert not np.array_equal(first.images, other.images)
 
 
 def test_convergence_table_counts_runs_successes_and_medians():
     climbs = identikit.Climbs(
-        images=np.zeros((6, 28, 28)), targets=np.array([0, 0, 0, 1, 1, 2]), confidence=np.array([.99, .995, .5, .2, .3, 1.0]),
+        images=np.zeros((6, 28, 28)), targets=np.array([0, 0, 0, 1, 1, 2]),
+        confidence=np.array([.99, .995, .5, .2, .3, 1.0]),
         steps=np.array([3, 6, 100, 100, 100, 1]), converged=np.array([True, True, False, False, False, True]),
         seconds=np.array([0.3, 0.6, 10.0, 9.0, 11.0, 0.1]))
     rows = identikit.convergence_table(climbs)
     assert [r["digit"] for r in rows] == list(range(10))
-    assert rows[0] == {"digit": 0, "runs": 3, "converged": 2, "success_rate": 0.667, "median_steps": 4.5, "median_seconds": 0.6}
-    assert rows[1] == {"digit": 1, "runs": 2, "converged": 0, "success_rate": 0.0, "median_steps": None, "median_seconds": 10.0}
+    assert rows[0] == {"digit": 0, "runs": 3, "converged": 2, "success_rate": 0.667, "median_steps": 4.5,
+                       "median_seconds": 0.6}
+    assert rows[1] == {"digit": 1, "runs": 2, "converged": 0, "success_rate": 0.0, "median_steps": None,
+                       "median_seconds": 10.0}
     assert rows[2]["success_rate"] == 1.0 and rows[2]["median_steps"] == 1.0
     assert all(r["runs"] == 0 and r["success_rate"] == 0 and r["median_steps"] is None and r["median_seconds"] is None
                for r in rows[3:])
@@ -167,7 +174,8 @@ def test_render_with_pixels_stays_in_range_and_lowers_the_loss(toolkit):
 
 @pytest.mark.parametrize("recipe", [
     Recipe("pixels", start="noise", restarts=3, steps=5, learning_rate=0.05),
-    Recipe("latent", space="latent", team="ensemble", jitter=True, views=2, prior=1.0, restarts=2, steps=4, learning_rate=0.05),
+    Recipe("latent", space="latent", team="ensemble", jitter=True, views=2, prior=1.0, restarts=2, steps=4,
+           learning_rate=0.05),
 ], ids=lambda r: r.name)
 def test_generate_with_restarts_returns_one_of_the_restarts_per_target(toolkit, recipe):
     goal = Goal(torch.tensor([0, 7, 7, 2]))
@@ -179,7 +187,8 @@ def test_generate_with_restarts_returns_one_of_the_restarts_per_target(toolkit, 
     team = toolkit.team(recipe.team)
     candidates = optvis.render(optvis.starting_image(recipe, toolkit, 4 * recipe.restarts, gen),
                                lambda views: goal.loss(team, views), recipe.steps, recipe.learning_rate,
-                               Jitter(samples=recipe.views) if recipe.jitter else None, 4).view(recipe.restarts, 4, 1, 28, 28)
+                               Jitter(samples=recipe.views) if recipe.jitter else None, 4)
+    candidates = candidates.view(recipe.restarts, 4, 1, 28, 28)
     for i in range(4):
         assert any(torch.equal(images[i], candidates[r, i]) for r in range(recipe.restarts))
 
@@ -190,7 +199,8 @@ def test_search_prior_keeps_the_lowest_table_loss_per_target(toolkit):
     goal = Goal(torch.arange(10))
     found = optvis.search_prior(recipe, goal, toolkit, seed=7)
     gen = torch.Generator().manual_seed(7)
-    latents = torch.cat([torch.randn(min(optvis.BATCH, samples - s), LATENT, generator=gen) for s in range(0, samples, optvis.BATCH)])
+    latents = torch.cat([torch.randn(min(optvis.BATCH, samples - s), LATENT, generator=gen)
+                         for s in range(0, samples, optvis.BATCH)])
     team = toolkit.team("ensemble")
     with torch.no_grad():
         decoded = toolkit.decoder(latents)
@@ -199,7 +209,7 @@ def test_search_prior_keeps_the_lowest_table_loss_per_target(toolkit):
         assert found.shape == (10, 1, 28, 28)
         assert torch.allclose(goal.loss(team, found), best, atol=1e-5)
         assert torch.allclose(found, decoded[pick], atol=1e-5)
-    assert len(set(pick.tolist())) > 1                                                  # not one picture for every digit
+    assert len(set(pick.tolist())) > 1                                                 # not one picture for every digit
 
 
 # The quick build's page ---------------------------------------------------------------------------------------------
@@ -251,7 +261,8 @@ def test_row_tiles_come_from_their_recipes(quick_build, manifest):
     for d in range(10):
         assert not np.array_equal(rows["improved", d], rows["noise", d])
         assert np.array_equal(rows["improved", d], ablation[QUICK.improved, d])
-        assert np.array_equal(rows["noise", d], ablation["noise", d]) and np.array_equal(rows["mean", d], ablation["mean", d])
+        assert (np.array_equal(rows["noise", d], ablation["noise", d])
+                and np.array_equal(rows["mean", d], ablation["mean", d]))
         assert any(np.array_equal(rows["identikit", d], tile(k)) for k in kits if k["target"] == d)
 
 
@@ -267,19 +278,22 @@ def test_page_states_every_methods_numbers_from_the_manifest(page, manifest):
         shown = [float(v) for v in numbers(row.group(1))]
         expected = [np.mean([i["scores"][m]["p_label"] for i in items]) for m in ("reader", "judge")]
         assert shown == pytest.approx(expected, abs=0.0051), method
-    # Every tile of the main grid shows the reader's and the judge's confidence in the intended digit, not their top answer.
+    # Every tile of the main grid shows the reader's and the judge's confidence in the intended digit, not their top
+    # answer.
     cells = re.findall(r'<td data-method="([\w-]+)">(.*?)</td>', page, flags=re.S)
     rows = of_kind(manifest, "dream")
     assert [method for method, _ in cells] == [i["method"] for i in rows]
     for (_, cell), item in zip(cells, rows):
         r, j = re.findall(r"</abbr> ([\d.]+)", cell)
-        assert (float(r), float(j)) == pytest.approx((item["scores"]["reader"]["p_label"], item["scores"]["judge"]["p_label"]), abs=0.0051)
+        assert (float(r), float(j)) == pytest.approx((item["scores"]["reader"]["p_label"],
+                                                      item["scores"]["judge"]["p_label"]), abs=0.0051)
     for k, recipe in enumerate(QUICK.recipes):
         row = re.search(rf'<tr data-recipe="{recipe.name}"( class="improved")?>.*?</tr>', page, flags=re.S)
         assert row and bool(row.group(1)) == (recipe.name == QUICK.improved)
         items = of_kind(manifest, "ablation")[10 * k:10 * (k + 1)]
         reader, judge, _seconds = (float(v) for v in numbers(row.group(0))[1:])
-        assert (reader, judge) == pytest.approx([np.mean([i["scores"][m]["p_label"] for i in items]) for m in ("reader", "judge")], abs=0.0051)
+        assert (reader, judge) == pytest.approx([np.mean([i["scores"][m]["p_label"] for i in items])
+                                                 for m in ("reader", "judge")], abs=0.0051)
 
 
 def test_convergence_table_agrees_with_the_identikits(page, manifest):

@@ -15,7 +15,8 @@ from generator.site.results import BuildInfo
 def test_swapping_the_judge_changes_scores_but_no_image(quick_models, page):
     dataset, models = quick_models
     config = page.Config()
-    small = tuple(dataclasses.replace(r, samples=min(r.samples, 300), steps=min(r.steps, 3), restarts=min(r.restarts, 2))
+    small = tuple(dataclasses.replace(r, samples=min(r.samples, 300), steps=min(r.steps, 3),
+                                      restarts=min(r.restarts, 2))
                   for r in config.recipes)
     config = dataclasses.replace(config, recipes=small)
     if page is dreams:

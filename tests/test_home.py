@@ -7,11 +7,13 @@ from generator.site.results import PageResult
 
 def item(kind: str, label: int, judge: float, method: str | None = None) -> dict:
     extra = {"method": method} if method else {}
-    return {"id": f"{kind}-{label}-{judge}", "kind": kind, "label": label, "scores": {"judge": {"p_label": judge}}, **extra}
+    return {"id": f"{kind}-{label}-{judge}", "kind": kind, "label": label,
+            "scores": {"judge": {"p_label": judge}}, **extra}
 
 
 def test_hero_shows_the_improved_dream_of_each_digit():
-    dreams = PageResult("dreams", [item("dream", d, 0.5, "improved") for d in range(10)] + [item("dream", 3, 0.9, "noise")])
+    dreams = PageResult("dreams", [item("dream", d, 0.5, "improved") for d in range(10)]
+                        + [item("dream", 3, 0.9, "noise")])
     data = PageResult("data", [item("sample", d, 0.99) for d in range(10)])
     hero = home.run({"data": data, "dreams": dreams}).items
     assert [h["label"] for h in hero] == list(range(10))

@@ -25,7 +25,8 @@ def dataset() -> Dataset:
     root = Path(__file__).resolve().parent.parent
     full = embedded_dataset(root / "node_modules", root / "models" / "data")
     rng = np.random.default_rng(0)
-    train, test = rng.choice(len(full.train_labels), 600, replace=False), rng.choice(len(full.test_labels), 200, replace=False)
+    train, test = (rng.choice(len(full.train_labels), 600, replace=False),
+                   rng.choice(len(full.test_labels), 200, replace=False))
     arrays = (full.train_images[train], full.train_labels[train], full.test_images[test], full.test_labels[test])
     return Dataset("small", "test subset", *arrays, fingerprint=fingerprint_arrays(*arrays))
 

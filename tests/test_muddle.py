@@ -1,4 +1,5 @@
-"""The muddle page: decoder ONNX parity, the boundary bisection, the farthest point, the manifest, and the explorer in Chromium.
+"""The muddle page: decoder ONNX parity, the boundary bisection, the farthest point, the manifest, and the explorer
+in Chromium.
 
 Model-based tests use the quick build's own cached models (one epoch each): rough, but real networks.
 """
@@ -44,7 +45,8 @@ def some_pairs(dataset, models, count: int = 30):
     autoencoder = models.autoencoder.module
     labels = dataset.test_labels.astype(np.int64)
     latents = latent_walk.encode(autoencoder, dataset.test_images)
-    means = muddle.latent_class_means(latent_walk.encode(autoencoder, dataset.train_images), dataset.train_labels.astype(np.int64))
+    means = muddle.latent_class_means(latent_walk.encode(autoencoder, dataset.train_images),
+                                      dataset.train_labels.astype(np.int64))
     partner_class = muddle.nearest_other_class(latents, labels, means)
     source, partner = muddle.choose_pairs(labels, partner_class, count // 10, np.random.default_rng(5))
     return latents[source], latents[partner], labels[source], labels[partner]
@@ -54,7 +56,8 @@ def test_decoder_onnx_matches_pytorch(quick, decoder_onnx):
     dataset, models = quick
     decoder = models.autoencoder.module.decoder
     latents = latent_walk.encode(models.autoencoder.module, dataset.test_images[:200])
-    latents = np.concatenate([latents, np.random.default_rng(0).normal(0, 3, (50, latents.shape[1]))]).astype(np.float32)
+    latents = np.concatenate([latents,
+                              np.random.default_rng(0).normal(0, 3, (50, latents.shape[1]))]).astype(np.float32)
     assert [i.name for i in decoder_onnx.get_inputs()] == ["latent"]
     assert [o.name for o in decoder_onnx.get_outputs()] == ["image"]
     (onnx_images,) = decoder_onnx.run(None, {"latent": latents})
@@ -159,7 +162,8 @@ def test_farthest_point_is_farthest_from_both_ends(quick):
     z_a, z_b, a, b = some_pairs(dataset, models, count=10)
     ts = np.linspace(0, 1, muddle.Config().path_steps)
     latents = (1 - ts)[None, :, None] * z_a[:, None] + ts[None, :, None] * z_b[:, None]
-    path = latent_walk.decode(models.autoencoder.module, latents.reshape(-1, z_a.shape[1])).reshape(len(a), len(ts), 28, 28)
+    path = latent_walk.decode(models.autoencoder.module,
+                              latents.reshape(-1, z_a.shape[1])).reshape(len(a), len(ts), 28, 28)
     chosen = latent_walk.farthest_on_path(path)
     for row, k in enumerate(chosen):
         flat = path[row].reshape(len(ts), -1).astype(np.float64)
@@ -205,7 +209,8 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
         a, b = item["pair"]
         assert a != b and item["label"] is None and 0 <= item["t"] <= 1
         assert isinstance(item["judge_top2_is_pair"], bool) and 0 <= item["judge_margin"] <= 1
-        assert item["judge_margin"] == pytest.approx(abs(item["p_pair"]["judge"][0] - item["p_pair"]["judge"][1]), abs=2e-4)
+        assert item["judge_margin"] == pytest.approx(abs(item["p_pair"]["judge"][0] - item["p_pair"]["judge"][1]),
+                                                     abs=2e-4)
         image = item["image"]
         if image["sprite"] not in sheets:
             sheets[image["sprite"]] = np.asarray(Image.open(out / image["sprite"]))
@@ -214,7 +219,8 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
         pair_id = item["id"].rsplit("-", 1)[0]
         ends = [by_id[f"{pair_id}-{end}"]["index"] for end in ("source", "partner")]
         z = latent_walk.encode(models.autoencoder.module, dataset.test_images[ends])
-        expected = to_uint8(latent_walk.decode(models.autoencoder.module, ((1 - item["t"]) * z[0] + item["t"] * z[1])[None]))[0]
+        expected = to_uint8(latent_walk.decode(models.autoencoder.module,
+                                               ((1 - item["t"]) * z[0] + item["t"] * z[1])[None]))[0]
         assert tile.shape == (28, 28) and np.abs(tile.astype(int) - expected).max() <= 2
     samples = [item for item in manifest if item["method"] == "sample"]
     assert len(samples) == 10 * muddle.Config().samples_per_class and all(len(s["latent"]) == 10 for s in samples)
@@ -299,12 +305,14 @@ def test_browser_decodes_shipped_latents_like_python(explorer, decoder_onnx, qui
 
 def test_picking_another_pair_reads_it_like_python(explorer, quick_build):
     page, _ = explorer
-    reader = ort.InferenceSession(str(quick_build["out"] / "models" / "reader.onnx"), providers=["CPUExecutionProvider"])
+    reader = ort.InferenceSession(str(quick_build["out"] / "models" / "reader.onnx"),
+                                  providers=["CPUExecutionProvider"])
     shipped = json.loads(page.inner_text("#muddle-latents"))["samples"]
     b = next(n for n, s in enumerate(shipped) if s["label"] == 7)
     page.select_option("#muddle-b", str(b))
     set_mix(page, 0.5)
-    shown = page.evaluate("() => ({b: window.muddle.shown.b, image: Array.from(window.muddle.shown.image), probs: window.muddle.shown.probs})")
+    shown = page.evaluate("() => ({b: window.muddle.shown.b, image: Array.from(window.muddle.shown.image), "
+                          "probs: window.muddle.shown.probs})")
     assert shown["b"] == shipped[b]["id"]
     (logits,) = reader.run(None, {"image": np.array(shown["image"], dtype=np.float32).reshape(1, 1, 28, 28)})
     probs = np.exp(logits[0] - logits[0].max())

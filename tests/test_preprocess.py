@@ -110,5 +110,5 @@ def test_unreadable_file_raises_input_error(tmp_path: Path, content: bytes) -> N
 
 
 def test_missing_file_raises_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="missing.png"):
+    with pytest.raises(InputError, match=r"missing\.png"):
         load_image(tmp_path / "missing.png")

@@ -206,7 +206,8 @@ def test_samples_load_onto_the_pad_and_read_as_the_manifest_says(try_page, quick
         buttons.nth(n).click()
         page.evaluate("() => window.digitDreams.idle()")
         assert page.get_attribute("#prediction-upright", "data-digit") == str(item["scores"]["reader"]["predicted"])
-        assert page.get_attribute("#prediction-rotated", "data-digit") == str(item["rotated_reading"]["reader"]["predicted"])
+        assert (page.get_attribute("#prediction-rotated", "data-digit")
+                == str(item["rotated_reading"]["reader"]["predicted"]))
 
 
 def test_uploaded_photo_is_preprocessed_like_python(try_page, tmp_path):

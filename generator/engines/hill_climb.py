@@ -30,7 +30,7 @@ class Climbs:
     confidence: np.ndarray      # the reader's final p(target) [R]
     steps: np.ndarray           # steps taken [R]
     converged: np.ndarray       # bool [R]: reached the threshold
-    seconds: np.ndarray         # compute time attributed to each run: each step's time shared by the runs still climbing
+    seconds: np.ndarray         # compute time per run: each step's time shared by the runs still climbing
 
 
 def target_probability(reader: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

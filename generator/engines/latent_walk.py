@@ -42,7 +42,8 @@ def farthest_on_path(path: np.ndarray) -> np.ndarray:
     return np.minimum(to_start, to_end).argmax(axis=1)
 
 
-def bracket(gaps: np.ndarray, ts: np.ndarray, strength: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bracket(gaps: np.ndarray, ts: np.ndarray,
+            strength: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A sign change of each row of ``gaps`` ``[P, S]`` sampled at ``ts``: (lo, hi, found).
 
     Without ``strength`` the first sign change; with it (``[P, S]``, e.g. p(a) + p(b)) the change whose
@@ -88,7 +89,7 @@ def bisect_tie(gap: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.n
 
 
 def pca(points: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Principal axes by SVD: (centre, components ``[dims, D]`` with sign fixed, explained variance share ``[dims]``)."""
+    """Principal axes by SVD: (centre, components ``[dims, D]``, signs fixed, explained variance share ``[dims]``)."""
     centre = points.mean(axis=0)
     _, singular, vt = np.linalg.svd(points - centre, full_matrices=False)
     largest = np.abs(vt[:dims]).argmax(axis=1)
@@ -97,7 +98,8 @@ def pca(points: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def relative_gap(p_a: np.ndarray, p_b: np.ndarray) -> np.ndarray:
-    """(p_a - p_b) / (p_a + p_b): the sign says which leads; near 0 only at a real tie, never merely where both are tiny.
+    """(p_a - p_b) / (p_a + p_b): the sign says which leads; near 0 only at a real tie, never merely where both
+    are tiny.
 
     |relative gap| <= tol implies |p_a - p_b| <= tol.
     """

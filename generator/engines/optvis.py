@@ -41,7 +41,8 @@ class Pixels(nn.Module):
     def penalty(self) -> torch.Tensor:
         """Total variation per image, times the smoothness weight."""
         x = self.pixels
-        tv = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).sum(1) + (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).sum(1)
+        tv = ((x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).sum(1)
+              + (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).sum(1))
         return self.smoothness * tv
 
     def project(self) -> None:
@@ -167,7 +168,8 @@ class Recipe:
         """What the recipe does, in words made from its fields."""
         team = "the reader alone" if self.team == "reader" else "reader + ensemble"
         if self.space == "prior":
-            text = f"decode {self.samples:,} draws from the VAE's prior and keep, per target, the one {team} find most convincing"
+            text = (f"decode {self.samples:,} draws from the VAE's prior and keep, per target, the one {team} "
+                    "find most convincing")
             if self.jitter:
                 text += (f", after ranking the {self.shortlist} best again on {self.selection_views} randomly shifted, "
                          "rotated and zoomed views")
@@ -219,8 +221,8 @@ def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tor
     latents = torch.randn(recipe.samples, toolkit.latent_size, generator=gen)
     count = len(goal.upright)
     with torch.no_grad():
-        table = torch.cat([goal.table(team, decoder(latents[start:start + BATCH]))
-                           for start in tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)])
+        starts = tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)
+        table = torch.cat([goal.table(team, decoder(latents[start:start + BATCH])) for start in starts])
         shortlist = min(recipe.shortlist if recipe.jitter else 1, len(latents))
         top = table.topk(shortlist, dim=0, largest=False).indices                      # [shortlist, count]
         images = decoder(latents[top.flatten()])
@@ -258,7 +260,8 @@ def make_toolkit(models: Models, dataset: Dataset) -> Toolkit:
     """The generators' models (reader, ensemble, VAE decoder) and the training data's mean image."""
     mean = torch.from_numpy(dataset.train_images.mean(axis=0).astype(np.float32) / 255.0).view(1, 1, 28, 28)
     vae = models.vae.module
-    return Toolkit(models.reader.module, [m.module for m in models.ensemble], frozen([vae.decoder])[0], vae.latent, mean)
+    ensemble = [m.module for m in models.ensemble]
+    return Toolkit(models.reader.module, ensemble, frozen([vae.decoder])[0], vae.latent, mean)
 
 
 def timed_generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[np.ndarray, float]:

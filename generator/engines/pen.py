@@ -113,8 +113,10 @@ def render_reference(strokes: Strokes, supersample: int = SUPERSAMPLE) -> np.nda
         for row, col in strokes.points[n].tolist():
             if row < FAR / 2:
                 continue
-            top, bottom = max(0, int((row - radius) * supersample)), min(size - 1, int((row + radius) * supersample) + 1)
-            left, right = max(0, int((col - radius) * supersample)), min(size - 1, int((col + radius) * supersample) + 1)
+            top = max(0, int((row - radius) * supersample))
+            bottom = min(size - 1, int((row + radius) * supersample) + 1)
+            left = max(0, int((col - radius) * supersample))
+            right = min(size - 1, int((col + radius) * supersample) + 1)
             for i in range(top, bottom + 1):
                 y = (i + 0.5) / supersample
                 for j in range(left, right + 1):

@@ -1,4 +1,4 @@
-"""Seed 004's Bézier-stroke digits as strokes: templates, jitter, pen widths and optional parts, for many digits at once.
+"""Seed 004's Bézier-stroke digits as strokes: templates, jitter, pen widths and optional parts, many digits at once.
 
 **Strokes.** Every digit 0–9 is a handful of quadratic and cubic Bézier strokes through the seed's
 per-digit control points (``(row, col)`` in pixels of the 28×28 image). Each point moves by a random
@@ -217,7 +217,8 @@ def resample(control: np.ndarray, spacing: float = SPACING) -> np.ndarray:
     offset = (np.arange(len(fine)) * (float(length.max(initial=0.0)) + 1.0))[:, None]
     wanted = np.linspace(0.0, 1.0, count)[None, :] * length[:, None]
     index = np.searchsorted((along + offset).ravel(), (wanted + offset).ravel(), side="right") - 1
-    index = np.clip(index.reshape(len(fine), count) - np.arange(len(fine))[:, None] * (FINE_STEPS + 1), 0, FINE_STEPS - 1)
+    index = index.reshape(len(fine), count) - np.arange(len(fine))[:, None] * (FINE_STEPS + 1)
+    index = np.clip(index, 0, FINE_STEPS - 1)
     rows = np.arange(len(fine))[:, None]
     start, seg = along[rows, index], steps[rows, index]
     frac = np.where(seg > 0, (wanted - start) / np.where(seg > 0, seg, 1.0), 0.0).clip(0.0, 1.0)[..., None]

@@ -90,14 +90,14 @@ def grid_items(sheet: SpriteSheet, grid: str, models: Models, scores: dict[str, 
     items = scored_items(sheet, "ambiguous", upright, models.reader.module, models.judge.module,
                          ids=[f"{grid}-{i}-{j}" for i, j in zip(upright, rotated)])
     return add_fields(items, method=[grid] * 100, upright=upright, rotated=rotated,
-                      scores_rotated=[{m: {"p_label": round(float(scores[f"{m}_rotated"][n]), 4)} for m in ("reader", "judge")}
-                                      for n in range(100)],
+                      scores_rotated=[{m: {"p_label": round(float(scores[f"{m}_rotated"][n]), 4)}
+                                       for m in ("reader", "judge")} for n in range(100)],
                       alignment=np.minimum(scores["judge_upright"], scores["judge_rotated"]).round(4).tolist(),
                       judge_both_right=scores["judge_both"].tolist())
 
 
 def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
-    """Make the 55 pair images with every recipe, score all 100 cells of each grid, keep the naive and improved grids."""
+    """Make the 55 pair images with every recipe, score the 100 cells of each grid, keep the naive and improved."""
     toolkit = make_toolkit(models, dataset)
     goal = Goal(torch.tensor([i for i, _ in PAIRS]), torch.tensor([j for _, j in PAIRS]))
     ablation, grids = [], {}

@@ -50,7 +50,8 @@ def layer_summary(model: torch.nn.Module) -> list[str]:
     for module in model.modules():
         if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
             k = module.kernel_size
-            lines.append(f"{type(module).__name__}({module.in_channels}→{module.out_channels}, {k[0]}×{k[1]}, stride {module.stride[0]})")
+            lines.append(f"{type(module).__name__}({module.in_channels}→{module.out_channels}, {k[0]}×{k[1]}, "
+                         f"stride {module.stride[0]})")
         elif isinstance(module, torch.nn.Linear):
             lines.append(f"Linear({module.in_features}→{module.out_features})")
     return lines
@@ -61,7 +62,8 @@ def model_card(trained: TrainedModel, accuracy: float | None) -> dict:
     meta = trained.meta
     return {
         "name": trained.spec.name, "role": trained.spec.role, "architecture": trained.spec.architecture,
-        "layers": layer_summary(trained.module), "parameters": meta["parameters"], "mflops": round(meta["flops"] / 1e6, 2),
+        "layers": layer_summary(trained.module), "parameters": meta["parameters"],
+        "mflops": round(meta["flops"] / 1e6, 2),
         "epochs": meta["train"]["epochs"], "augmentation": meta["train"]["augmentation"], "seed": meta["train"]["seed"],
         "seconds": round(meta["seconds"], 1), "seconds_per_epoch": round(meta["history"]["seconds_per_epoch"], 2),
         "device": meta["device"], "accuracy": accuracy,

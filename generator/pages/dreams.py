@@ -52,7 +52,8 @@ class Config:
                        step_limit=15)
 
 
-def run_recipes(models: Models, dataset: Dataset, config: Config, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def run_recipes(models: Models, dataset: Dataset, config: Config,
+                seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Every recipe's ten dreams (uint8 ``[10,28,28]``) and its seconds."""
     toolkit = make_toolkit(models, dataset)
     goal = Goal(torch.arange(10))
@@ -64,7 +65,8 @@ def run_recipes(models: Models, dataset: Dataset, config: Config, seed: int) -> 
 
 def mean_scores(items: list[dict]) -> dict[str, float]:
     """Mean reader and judge probability of the intended digit."""
-    return {model: round(float(np.mean([i["scores"][model]["p_label"] for i in items])), 4) for model in ("reader", "judge")}
+    return {model: round(float(np.mean([i["scores"][model]["p_label"] for i in items])), 4)
+            for model in ("reader", "judge")}
 
 
 def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:

@@ -5,7 +5,7 @@ Label-issue candidates come from out-of-fold probabilities and confident learnin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class Config:
     """The hard-digits page's knobs."""
 
     folds: int = 4                                # cross-validation folds for the out-of-fold readings
-    cv_train: TrainConfig = TrainConfig(epochs=5, seed=11)   # each fold's small reader
+    cv_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=5, seed=11))   # each fold's reader
     cv_size: int | None = None                    # training digits covered (None: all)
     shown_label_issues: int = 40
     close_calls: int = 30
@@ -74,7 +74,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     items += add_fields(scored_items(issue_sheet, "label-issue", covered_labels[shown].tolist(), reader, judge,
                                      ids=[f"train-{covered[i]}" for i in shown]),
                         index=covered[shown].tolist(), predicted=suggested[shown].tolist(),
-                        suggested=suggested[shown].tolist(), p_given=oof[shown, covered_labels[shown]].round(4).tolist(),
+                        suggested=suggested[shown].tolist(),
+                        p_given=oof[shown, covered_labels[shown]].round(4).tolist(),
                         p_suggested=oof[shown, suggested[shown]].round(4).tolist())
     data = {
         "test_size": len(labels), "confusion": confusion_matrix(labels, test_probs.argmax(1)).tolist(),
@@ -94,7 +95,8 @@ def miss_anchor(truth: int, predicted: int) -> str:
 def context(result: PageResult) -> dict:
     """Mistakes grouped by true digit (the first of each confusion cell anchored), label issues, closest calls."""
     data = result.data
-    kinds = {kind: [i for i in result.items if i["kind"] == kind] for kind in ("misclassified", "close-call", "label-issue")}
+    kinds = {kind: [i for i in result.items if i["kind"] == kind]
+             for kind in ("misclassified", "close-call", "label-issue")}
     wrong = kinds["misclassified"]
     groups = [{"digit": d, "digits": [{**i, "anchor": None} for i in wrong if i["label"] == d]} for d in range(10)]
     seen: set[tuple[int, int]] = set()

@@ -16,7 +16,8 @@ def run(results: dict[str, PageResult]) -> PageResult:
     best: dict[int, dict] = {}
     for item in hero_candidates(results):
         current = best.get(item["label"])
-        if item["label"] is not None and (current is None or item["scores"]["judge"]["p_label"] > current["scores"]["judge"]["p_label"]):
+        judged = item["scores"]["judge"]["p_label"]
+        if item["label"] is not None and (current is None or judged > current["scores"]["judge"]["p_label"]):
             best[item["label"]] = item
     hero = [{**best[d], "id": f"hero-{d}", "source": best[d]["id"]} for d in sorted(best)]
     return PageResult("index", hero)

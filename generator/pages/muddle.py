@@ -71,7 +71,8 @@ def nearest_other_class(latents: np.ndarray, labels: np.ndarray, means: np.ndarr
 
 def choose_pairs(labels: np.ndarray, partner_class: np.ndarray, per_class: int,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded (a, b) index pairs: ``per_class`` random digits a of each class, each with a random b of its partner class."""
+    """Seeded (a, b) index pairs: ``per_class`` random digits a of each class, each with a random b of its partner
+    class."""
     sources, partners = [], []
     for digit in range(10):
         members = np.flatnonzero(labels == digit)
@@ -121,19 +122,21 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
 
 def summarise(readings: dict[str, dict[str, np.ndarray]]) -> dict:
     """Page-level numbers of one method: share with top two == {a, b} and median margin, for judge and reader."""
-    return {model: {"share": round(float(r["top2_is_pair"].mean()), 4), "median_margin": round(float(np.median(r["margin"])), 4)}
+    return {model: {"share": round(float(r["top2_is_pair"].mean()), 4),
+                    "median_margin": round(float(np.median(r["margin"])), 4)}
             for model, r in readings.items()}
 
 
 def reconstruction_strip(autoencoder: nn.Module, reader: nn.Module, judge: nn.Module, dataset: Dataset,
-                         latents: np.ndarray, per_class: int, rng: np.random.Generator) -> tuple[SpriteSheet, list[dict], np.ndarray]:
+                         latents: np.ndarray, per_class: int,
+                         rng: np.random.Generator) -> tuple[SpriteSheet, list[dict], np.ndarray]:
     """Two held-out digits per class over their reconstructions, and every held-out digit's reconstruction MSE."""
     labels = dataset.test_labels.astype(np.int64)
     reconstructed = decode(autoencoder, latents)
     errors = ((reconstructed - dataset.test_images / 255.0) ** 2).mean(axis=(1, 2))
     shown = np.concatenate([rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)])
-    sheet = SpriteSheet("muddle-reconstructions", np.concatenate([dataset.test_images[shown], to_uint8(reconstructed[shown])]),
-                        columns=len(shown))
+    tiles = np.concatenate([dataset.test_images[shown], to_uint8(reconstructed[shown])])
+    sheet = SpriteSheet("muddle-reconstructions", tiles, columns=len(shown))
     items = scored_items(sheet, "reconstruction", labels[shown].tolist() * 2, reader, judge,
                          ids=[f"test-{i}" for i in shown] + [f"reconstruction-{i}" for i in shown])
     add_fields(items, method=["original"] * len(shown) + ["reconstruction"] * len(shown), pair=[None] * 2 * len(shown),
@@ -143,7 +146,8 @@ def reconstruction_strip(autoencoder: nn.Module, reader: nn.Module, judge: nn.Mo
 
 def pair_gallery(made: dict, images: np.ndarray, source: np.ndarray, partner: np.ndarray, a: np.ndarray, b: np.ndarray,
                  reader: nn.Module, judge: nn.Module) -> tuple[SpriteSheet, list[dict], dict]:
-    """One sprite row per pair (a, b, midpoint, farthest, boundary), their manifest items, and every tile's pair reading.
+    """One sprite row per pair (a, b, midpoint, farthest, boundary), their manifest items, and every tile's pair
+    reading.
 
     The readings are ``{column: {"reader" | "judge": pair_reading(...)}}``, of the uint8 tiles as shown.
     """
@@ -162,7 +166,8 @@ def pair_gallery(made: dict, images: np.ndarray, source: np.ndarray, partner: np
         r = {model: {key: values[k] for key, values in readings[name][model].items()} for model in ("reader", "judge")}
         item.update(method=name, pair=[int(a[k]), int(b[k])], pair_index=k,
                     p_pair={model: [round(float(r[model]["p_a"]), 4), round(float(r[model]["p_b"]), 4)] for model in r},
-                    judge_top2_is_pair=bool(r["judge"]["top2_is_pair"]), judge_margin=round(float(r["judge"]["margin"]), 4),
+                    judge_top2_is_pair=bool(r["judge"]["top2_is_pair"]),
+                    judge_margin=round(float(r["judge"]["margin"]), 4),
                     reader_top2_is_pair=bool(r["reader"]["top2_is_pair"]))
         if name in METHODS:
             item["t"] = round(float(made[name]["t"][k]), 4)
@@ -201,7 +206,8 @@ def latent_space(latents: np.ndarray, labels: np.ndarray, means: np.ndarray, per
     return {
         "means": means.round(4).tolist(), "distances": distances.round(4).tolist(),
         "nearest_mean": [int(d) for d in np.where(np.eye(10, dtype=bool), np.inf, distances).argmin(axis=1)],
-        "map": {"points": ((latents[on_map] - centre) @ components.T).round(4).tolist(), "labels": labels[on_map].tolist(),
+        "map": {"points": ((latents[on_map] - centre) @ components.T).round(4).tolist(),
+                "labels": labels[on_map].tolist(),
                 "marks": ((means - centre) @ components.T).round(4).tolist()},
         "explained": [round(float(e), 4) for e in explained],
     }
@@ -225,7 +231,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     made = muddles(autoencoder, reader, latents[source], latents[partner], a, b, config)
     pair_sheet, pair_items, readings = pair_gallery(made, dataset.test_images, source, partner, a, b, reader, judge)
     items += pair_items
-    sample_sheet, sample_items, explorer = explorer_sample(latents, dataset, reader, judge, config.samples_per_class, rng)
+    sample_sheet, sample_items, explorer = explorer_sample(latents, dataset, reader, judge, config.samples_per_class,
+                                                           rng)
     items += sample_items
     data = {
         "reconstruction_mse": round(float(errors.mean()), 5), "reconstruction_count": len(errors),
@@ -249,11 +256,13 @@ def context(result: PageResult) -> dict:
              for i in items if i["kind"] == "muddle" and i["method"] == "source"]
     for pair in pairs:
         pair["muddles"] = [pair[m] for m in METHODS]
-    best = sorted((p for p in pairs if p["boundary"]["judge_top2_is_pair"]), key=lambda p: p["boundary"]["judge_margin"])
+    best = sorted((p for p in pairs if p["boundary"]["judge_top2_is_pair"]),
+                  key=lambda p: p["boundary"]["judge_margin"])
     digits, explained = [str(d) for d in range(10)], data["explained"]
     means, latent = np.array(data["means"]), data["latent_size"]
     return {
-        **data, "methods": METHODS, "pairs_by_digit": [{"digit": d, "pairs": [p for p in pairs if p["a"] == d]} for d in range(10)],
+        **data, "methods": METHODS,
+        "pairs_by_digit": [{"digit": d, "pairs": [p for p in pairs if p["a"] == d]} for d in range(10)],
         "best": best[:10], "reconstructions": [i for i in items if i["kind"] == "reconstruction"],
         "explorer": {**data["explorer"], "decoder": MODEL_FILES["decoder"], "reader": MODEL_FILES["reader"]},
         "map_points": len(data["map"]["labels"]), "explained_total": sum(explained[:2]), "other_dims": latent - 2,

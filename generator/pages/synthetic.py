@@ -263,14 +263,17 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     # as their label, and a reader trained afresh with them.
     settings = mining_settings(models, dataset, config, build.seed)
     pool_size, limit = settings["pool"], settings["limit"]
-    mined = mine(reader, [t.module.cpu().eval() for t in models.ensemble], pool_size, config.pool_radius, _stream(build.seed, "pool"))
+    peers = [t.module.cpu().eval() for t in models.ensemble]
+    mined = mine(reader, peers, pool_size, config.pool_radius, _stream(build.seed, "pool"))
     readable = np.flatnonzero(mined["readable"])
     keep = balanced_choice(mined["labels"], readable, config.mined_per_class, limit, _stream(build.seed, "mining"))
     retrained, meta, cached = retrain(models, dataset, (mined["images"][keep], mined["labels"][keep]), build, settings)
-    fresh, _ = sweep({"reader": reader, "after": retrained, "judge": judge}, config.radii, per_class, _stream(build.seed, "fresh"))
+    fresh, _ = sweep({"reader": reader, "after": retrained, "judge": judge}, config.radii, per_class,
+                     _stream(build.seed, "fresh"))
     test_x = images_to_tensor(dataset.test_images)
     test_y = torch.from_numpy(dataset.test_labels.astype(np.int64))
-    mnist = {name: float(evaluate(model, test_x, test_y)[1]) for name, model in (("before", reader), ("after", retrained))}
+    mnist = {name: float(evaluate(model, test_x, test_y)[1])
+             for name, model in (("before", reader), ("after", retrained))}
 
     shown = keep[:config.mined_shown]
     mined_sheet = SpriteSheet("synthetic-mined", mined["images"][shown], columns=10)
@@ -336,7 +339,8 @@ def context(result: PageResult) -> dict:
     """The sweep's and the mining's charts; the gallery's tiles by kind."""
     data = result.data
     radii, rows, fresh = data["radii"], data["rows"], data["mining"]["rows"]
-    kinds = {kind: [i for i in result.items if i["kind"] == kind] for kind in ("template", "failure", "mined", "left-out")}
+    kinds = {kind: [i for i in result.items if i["kind"] == kind]
+             for kind in ("template", "failure", "mined", "left-out")}
     mining = {**data["mining"], "mnist_digits": data["mining"]["train_size"] - data["mining"]["used"],
               "one_digit_points": 100 / data["mining"]["test_size"]}
     return {
@@ -344,9 +348,11 @@ def context(result: PageResult) -> dict:
         "overall_chart": accuracy_chart({"reader": _percent([r["reader"] for r in rows]),
                                          "judge": _percent([r["judge"] for r in rows])}, radii,
                                         "Accuracy on synthetic digits against jitter"),
-        "digit_charts": [c for model in ("reader", "judge") for c in per_digit_charts(data["digit_tables"][model], radii, model)],
+        "digit_charts": [c for model in ("reader", "judge")
+                         for c in per_digit_charts(data["digit_tables"][model], radii, model)],
         "confusion_charts": [{"radius": c["radius"], "svg": charts.confusion_chart(
-            f"Reader's confusion matrix at jitter {c['radius']:g}", c["matrix"], row_title="drawn", col_title="read as")}
+            f"Reader's confusion matrix at jitter {c['radius']:g}", c["matrix"], row_title="drawn",
+            col_title="read as")}
             for c in data["confusions"]],
         "mining_chart": accuracy_chart({"reader before": _percent([r["before"] for r in fresh]),
                                         "reader after mining": _percent([r["after"] for r in fresh]),

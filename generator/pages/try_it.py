@@ -64,7 +64,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     items = scored_items(sheet, "try-sample", sample_labels, reader, judge, ids=[f"try-{i}" for i in picks])
     turned = rotate180(tiles)
     rotated_scores = {"reader": score(reader, turned), "judge": score(judge, turned)}
-    add_fields(items, index=picks, rotated_reading=[{m: rotated_scores[m][n] for m in ("reader", "judge")} for n in range(len(picks))])
+    add_fields(items, index=picks,
+               rotated_reading=[{m: rotated_scores[m][n] for m in ("reader", "judge")} for n in range(len(picks))])
     return PageResult("try", items, [sheet], [], {"pool": len(labels)})
 
 
