@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from generator.preprocess import mnist_style
+from generator.data.preprocess import mnist_style
 
 TOLERANCE = 1 / 255
 
