@@ -33,13 +33,14 @@ def module_file(module: str, root: Path = PACKAGE_DIR) -> Path | None:
 
 
 def package_imports(module: str, root: Path = PACKAGE_DIR) -> set[str]:
-    """The ``generator`` modules that ``module``'s source imports directly (``from generator.x import y`` names x,
-    and x.y when y is a module itself)."""
+    """The ``generator`` modules that ``module``'s source imports directly: ``from generator.x import y`` names
+    ``generator.x.y`` when y is a module itself, else ``generator.x``."""
     tree = ast.parse(module_file(module, root).read_text())
     found = set()
     for node in ast.walk(tree):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                 else [f"{node.module}.{a.name}" if module_file(f"{node.module}.{a.name}", root) else node.module
+                       for a in node.names]
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
         found |= {n for n in names if n.split(".")[0] == "generator" and module_file(n, root)}
     return found

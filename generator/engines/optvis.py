@@ -210,6 +210,11 @@ def starting_image(recipe: Recipe, toolkit: Toolkit, count: int, gen: torch.Gene
     return Pixels(toolkit.mean_image.expand(count, 1, 28, 28), recipe.smoothness)
 
 
+def prior_latents(recipe: Recipe, toolkit: Toolkit, gen: torch.Generator) -> torch.Tensor:
+    """The ``recipe.samples`` latent vectors ``[samples, latent]`` that a prior search decodes, drawn from N(0, I)."""
+    return torch.randn(recipe.samples, toolkit.latent_size, generator=gen)
+
+
 def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
     """Decode ``recipe.samples`` draws from the latent prior; per target, the one the team finds most convincing.
 
@@ -218,7 +223,7 @@ def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tor
     """
     gen = torch.Generator().manual_seed(seed)
     team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
-    latents = torch.randn(recipe.samples, toolkit.latent_size, generator=gen)
+    latents = prior_latents(recipe, toolkit, gen)
     count = len(goal.upright)
     with torch.no_grad():
         starts = tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)
@@ -233,27 +238,40 @@ def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tor
     return images.view(shortlist, count, 1, 28, 28)[loss.argmin(0), torch.arange(count)]
 
 
-def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
-    """One image ``[count,1,28,28]`` per target of ``goal``, made by ``recipe``.
-
-    With several restarts, the ensemble (never the judge) keeps, for each target, the restart
-    with the lowest loss over freshly jittered views.
-    """
-    if recipe.space == "prior":
-        return search_prior(recipe, goal, toolkit, seed)
+def restart_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
+    """Every restart's image ``[restarts, count, 1, 28, 28]`` for a pixel or latent recipe, rendered together."""
     gen = torch.Generator().manual_seed(seed)
     count = len(goal.upright)
     image = starting_image(recipe, toolkit, count * recipe.restarts, gen)
     team = toolkit.team(recipe.team)
     images = render(image, lambda views: goal.loss(team, views), recipe.steps, recipe.learning_rate,
                     Jitter(samples=recipe.views) if recipe.jitter else None, seed, desc=recipe.name)
-    if recipe.restarts == 1:
-        return images
-    views = Jitter(samples=recipe.selection_views)(images, torch.Generator().manual_seed(seed + 1))
+    return images.view(recipe.restarts, count, 1, 28, 28)
+
+
+def restart_losses(recipe: Recipe, candidates: torch.Tensor, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
+    """The ensemble's (never the judge's) mean loss ``[restarts, count]`` of each restart over jittered views."""
+    restarts, count = candidates.shape[:2]
+    views = Jitter(samples=recipe.selection_views)(candidates.reshape(-1, 1, 28, 28),
+                                                    torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
-        loss = goal.loss(toolkit.team("ensemble"), views).view(recipe.selection_views, recipe.restarts, count)
-    best = loss.mean(0).argmin(0)
-    return images.view(recipe.restarts, count, 1, 28, 28)[best, torch.arange(count)]
+        loss = goal.loss(toolkit.team("ensemble"), views).view(recipe.selection_views, restarts, count)
+    return loss.mean(0)
+
+
+def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
+    """One image ``[count,1,28,28]`` per target of ``goal``, made by ``recipe``.
+
+    With several restarts, the ensemble keeps, for each target, the restart with the lowest loss over freshly
+    jittered views (``restart_losses``).
+    """
+    if recipe.space == "prior":
+        return search_prior(recipe, goal, toolkit, seed)
+    candidates = restart_candidates(recipe, goal, toolkit, seed)
+    if recipe.restarts == 1:
+        return candidates[0]
+    best = restart_losses(recipe, candidates, goal, toolkit, seed).argmin(0)
+    return candidates[best, torch.arange(candidates.shape[1])]
 
 
 def make_toolkit(models: Models, dataset: Dataset) -> Toolkit:

@@ -215,124 +215,122 @@ def template_digits() -> tuple[np.ndarray, list[int], list[str]]:
     return images, [*range(10), *(d for d, _, _ in wanted)], names
 
 
-def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
-    """Sweep the jitter radius, show the failures, mine them and retrain the reader on them."""
-    reader, judge = models.reader.module.cpu().eval(), models.judge.module.cpu().eval()
-    per_class = config.per_class
-    trials, rate = sweep({"reader": reader, "judge": judge}, config.radii, per_class, _stream(build.seed, "sweep"))
-    items: list[dict] = []
-    sprites: list[SpriteSheet] = []
-
+def sweep_gallery(trials: list[Trial], reader: torch.nn.Module, judge: torch.nn.Module,
+                  config: Config) -> tuple[list[dict], list[SpriteSheet], list[dict]]:
+    """The templates, a few digits of every radius, and the reader's most confident failures: manifest items,
+    sprite sheets, and one row of numbers per radius."""
     template_images, template_labels, template_names = template_digits()
     templates = SpriteSheet("synthetic-templates", template_images, columns=15)
-    sprites.append(templates)
-    items += add_fields(scored_items(templates, "template", template_labels, reader, judge,
+    items = add_fields(scored_items(templates, "template", template_labels, reader, judge,
                                     ids=[f"template-{i}" for i in range(len(template_labels))]),
                        jitter=[0.0] * len(template_labels), name=template_names)
-
-    rows = []
-    failure_tiles, failure_labels, failure_jitter, failure_predicted = [], [], [], []
+    sprites, rows, failures = [templates], [], []
     for index, trial in enumerate(trials):
         pick = np.concatenate([np.flatnonzero(trial.labels == d)[:config.examples_per_class] for d in range(10)])
         pick = pick.reshape(10, -1).T.ravel()                      # row by row: 0..9, 0..9
         sheet = SpriteSheet(f"synthetic-examples-{index}", trial.images[pick], columns=10)
         sprites.append(sheet)
         items += add_fields(scored_items(sheet, "example", trial.labels[pick].tolist(), reader, judge,
-                                        ids=[f"example-{index}-{i}" for i in range(len(pick))]),
-                           jitter=[trial.radius] * len(pick))
+                                         ids=[f"example-{index}-{i}" for i in range(len(pick))]),
+                            jitter=[trial.radius] * len(pick))
         predicted = trial.probs["reader"].argmax(1)
         wrong = np.flatnonzero(predicted != trial.labels)
         wrong = wrong[np.argsort(-trial.probs["reader"][wrong].max(1), kind="stable")][:config.failures_per_radius]
-        failure_tiles.append(trial.images[wrong])
-        failure_labels += trial.labels[wrong].tolist()
-        failure_jitter += [trial.radius] * len(wrong)
-        failure_predicted += predicted[wrong].tolist()
+        failures += [(trial.images[w], int(trial.labels[w]), trial.radius, int(predicted[w])) for w in wrong]
         rows.append({"radius": trial.radius, "sheet": sheet.path, "reader": round(trial.accuracy("reader"), 4),
                      "judge": round(trial.accuracy("judge"), 4), "wrong": int((predicted != trial.labels).sum()),
                      "count": int(len(trial.labels)), "width": sheet.size[0], "height": sheet.size[1]})
-    failures = SpriteSheet("synthetic-failures", np.concatenate(failure_tiles), columns=10)
-    sprites.append(failures)
-    failure_items = add_fields(scored_items(failures, "failure", failure_labels, reader, judge,
-                                           ids=[f"failure-{i}" for i in range(len(failure_labels))]),
-                              jitter=failure_jitter, predicted=failure_predicted)
-    items += failure_items
-    judge_reads_failures = sum(i["scores"]["judge"]["predicted"] == i["label"] for i in failure_items)
-    judge_agrees_failures = sum(i["scores"]["judge"]["predicted"] == i["predicted"] for i in failure_items)
+    tiles, labels, jitter, predicted = zip(*failures) if failures else ((), (), (), ())
+    sheet = SpriteSheet("synthetic-failures", np.array(tiles, dtype=np.uint8).reshape(-1, 28, 28), columns=10)
+    sprites.append(sheet)
+    items += add_fields(scored_items(sheet, "failure", list(labels), reader, judge,
+                                     ids=[f"failure-{i}" for i in range(len(labels))]),
+                        jitter=list(jitter), predicted=list(predicted))
+    return items, sprites, rows
 
-    # Hard-example mining: a separate pool, the reader's failures that its peers (the ensemble) still read
-    # as their label, and a reader trained afresh with them.
-    settings = mining_settings(models, dataset, config, build.seed)
-    pool_size, limit = settings["pool"], settings["limit"]
-    peers = [t.module.cpu().eval() for t in models.ensemble]
-    mined = mine(reader, peers, pool_size, config.pool_radius, _stream(build.seed, "pool"))
-    readable = np.flatnonzero(mined["readable"])
-    keep = balanced_choice(mined["labels"], readable, config.mined_per_class, limit, _stream(build.seed, "mining"))
-    retrained, meta, cached = retrain(models, dataset, (mined["images"][keep], mined["labels"][keep]), build, settings)
-    fresh, _ = sweep({"reader": reader, "after": retrained, "judge": judge}, config.radii, per_class,
-                     _stream(build.seed, "fresh"))
-    test_x = images_to_tensor(dataset.test_images)
-    test_y = torch.from_numpy(dataset.test_labels.astype(np.int64))
-    mnist = {name: float(evaluate(model, test_x, test_y)[1])
-             for name, model in (("before", reader), ("after", retrained))}
 
+def mining_gallery(mined: dict[str, np.ndarray], keep: np.ndarray, retrained: torch.nn.Module, reader: torch.nn.Module,
+                   judge: torch.nn.Module, config: Config) -> tuple[list[dict], list[SpriteSheet]]:
+    """The mined digits (with the retrained reader's reading) and some failures the peers left out."""
     shown = keep[:config.mined_shown]
     mined_sheet = SpriteSheet("synthetic-mined", mined["images"][shown], columns=10)
-    sprites.append(mined_sheet)
-    after = predict_proba(retrained, images_to_tensor(mined_sheet.tiles))
-    items += add_fields(scored_items(mined_sheet, "mined", mined["labels"][shown].tolist(), reader, judge,
+    after = predict_proba(retrained, mined_sheet.tiles)
+    items = add_fields(scored_items(mined_sheet, "mined", mined["labels"][shown].tolist(), reader, judge,
                                     ids=[f"mined-{i}" for i in range(len(shown))]),
                        jitter=[round(float(j), 2) for j in mined["jitter"][shown]],
                        predicted=mined["probs"][shown].argmax(1).tolist(),
                        after=[{"predicted": int(p.argmax()), "confidence": round(float(p.max()), 4)} for p in after])
     left_out = np.flatnonzero(~mined["readable"])[:config.left_out_shown]
     left_sheet = SpriteSheet("synthetic-left-out", mined["images"][left_out], columns=10)
-    sprites.append(left_sheet)
     items += add_fields(scored_items(left_sheet, "left-out", mined["labels"][left_out].tolist(), reader, judge,
-                                    ids=[f"left-out-{i}" for i in range(len(left_out))]),
-                       jitter=[round(float(j), 2) for j in mined["jitter"][left_out]],
-                       predicted=mined["probs"][left_out].argmax(1).tolist(),
-                       peers=mined["peer_predicted"][left_out].tolist())
+                                     ids=[f"left-out-{i}" for i in range(len(left_out))]),
+                        jitter=[round(float(j), 2) for j in mined["jitter"][left_out]],
+                        predicted=mined["probs"][left_out].argmax(1).tolist(),
+                        peers=mined["peer_predicted"][left_out].tolist())
+    return items, [mined_sheet, left_sheet]
 
-    fresh_rows = [{"radius": t.radius, "before": round(t.accuracy("reader"), 4), "after": round(t.accuracy("after"), 4),
-                   "judge": round(t.accuracy("judge"), 4)} for t in fresh]
+
+def mining_numbers(mined: dict[str, np.ndarray], keep: np.ndarray, fresh: list[Trial], mnist: dict[str, float],
+                   meta: dict, config: Config) -> dict:
+    """What mining found and used, and the readers before and after on fresh digits and on MNIST."""
+    rows = [{"radius": t.radius, "before": round(t.accuracy("reader"), 4), "after": round(t.accuracy("after"), 4),
+             "judge": round(t.accuracy("judge"), 4)} for t in fresh]
     before_digits = np.nanmean([t.per_digit("reader") for t in fresh], axis=0)
     after_digits = np.nanmean([t.per_digit("after") for t in fresh], axis=0)
-    pool_wrong_jitter = mined["pool_jitter"][mined["pool_wrong"]]
+    return {
+        "pool": config.pool_size, "pool_radius": config.pool_radius, "found": len(mined["labels"]),
+        "readable": int(mined["readable"].sum()), "used": len(keep), "limit": config.mined_limit,
+        "per_class": config.mined_per_class, "by_digit": np.bincount(mined["labels"], minlength=10).tolist(),
+        "used_by_digit": np.bincount(mined["labels"][keep], minlength=10).tolist(),
+        "by_radius": np.histogram(mined["pool_jitter"][mined["pool_wrong"]], bins=5,
+                                  range=(0, config.pool_radius))[0].tolist(),
+        "epochs": meta["epochs"], "train_size": meta["train_size"], "seconds": meta["seconds"],
+        "device": meta["device"], "mnist_before": round(mnist["before"], 4), "mnist_after": round(mnist["after"], 4),
+        "mnist_change": round(100 * (mnist["after"] - mnist["before"]), 2), "rows": rows,
+        "digits": [{"digit": d, "before": round(float(b), 4), "after": round(float(a), 4)}
+                   for d, (b, a) in enumerate(zip(before_digits, after_digits))],
+        "mean_before": round(float(np.mean([r["before"] for r in rows])), 4),
+        "mean_after": round(float(np.mean([r["after"] for r in rows])), 4),
+    }
+
+
+def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
+    """Sweep the jitter radius, show the failures, mine them and retrain the reader on them."""
+    reader, judge = models.reader.module.cpu().eval(), models.judge.module.cpu().eval()
+    trials, rate = sweep({"reader": reader, "judge": judge}, config.radii, config.per_class,
+                         _stream(build.seed, "sweep"))
+    items, sprites, rows = sweep_gallery(trials, reader, judge, config)
+
+    # Hard-example mining: a separate pool, the reader's failures that its peers (the ensemble) still read
+    # as their label, and a reader trained afresh with them.
+    peers = [t.module.cpu().eval() for t in models.ensemble]
+    mined = mine(reader, peers, config.pool_size, config.pool_radius, _stream(build.seed, "pool"))
+    keep = balanced_choice(mined["labels"], np.flatnonzero(mined["readable"]), config.mined_per_class,
+                           config.mined_limit, _stream(build.seed, "mining"))
+    settings = mining_settings(models, dataset, config, build.seed)
+    retrained, meta, cached = retrain(models, dataset, (mined["images"][keep], mined["labels"][keep]), build, settings)
+    fresh, _ = sweep({"reader": reader, "after": retrained, "judge": judge}, config.radii, config.per_class,
+                     _stream(build.seed, "fresh"))
+    test = images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64))
+    mnist = {name: float(evaluate(model, *test)[1]) for name, model in (("before", reader), ("after", retrained))}
+    mined_items, mined_sprites = mining_gallery(mined, keep, retrained, reader, judge, config)
+
     raw, _ = synthesize(trials[0].labels, 0.0, _stream(build.seed, "templates"), normalise=False)
-    context_data = {
-        "radii": list(config.radii), "per_class": per_class, "sweep_size": per_class * 10, "rows": rows,
-        "draw_rate": round(rate), "supersample": SUPERSAMPLE, "spacing": SPACING, "softness": SOFTNESS,
-        "box": BOX, "template_pen": TEMPLATE_PEN,
-        "stats": {"raw": ink_stats(raw),
-                  "synthetic": ink_stats(trials[0].images), "jittered": ink_stats(trials[-1].images),
-                  "mnist": ink_stats(dataset.train_images)},
+    data = {
+        "radii": list(config.radii), "per_class": config.per_class, "sweep_size": config.per_class * 10,
+        "rows": rows, "draw_rate": round(rate), "supersample": SUPERSAMPLE, "spacing": SPACING, "softness": SOFTNESS,
+        "box": BOX, "template_pen": TEMPLATE_PEN, "failures_per_radius": config.failures_per_radius,
+        "stats": {"raw": ink_stats(raw), "synthetic": ink_stats(trials[0].images),
+                  "jittered": ink_stats(trials[-1].images), "mnist": ink_stats(dataset.train_images)},
         "digit_tables": {model: [t.per_digit(model) for t in trials] for model in ("reader", "judge")},
         "confusions": [{"radius": t.radius, "matrix": confusion_matrix(t.labels, t.probs["reader"].argmax(1)).tolist()}
                        for t in trials],
-        "failures_shown": len(failure_items), "failures_total": int(sum(r["wrong"] for r in rows)),
-        "judge_reads_failures": int(judge_reads_failures), "judge_agrees_failures": int(judge_agrees_failures),
-        "failures_per_radius": config.failures_per_radius,
         "hardest": [{"digit": d, "accuracy": round(float(v), 4)} for d, v in
                     sorted(enumerate(trials[-1].per_digit("reader")), key=lambda dv: dv[1])[:3]],
-        "mining": {
-            "pool": pool_size, "pool_radius": config.pool_radius, "found": int(len(mined["labels"])),
-            "readable": int(len(readable)), "peers": len(models.ensemble),
-            "used": int(len(keep)), "limit": limit, "per_class": config.mined_per_class,
-            "by_digit": np.bincount(mined["labels"], minlength=10).tolist(),
-            "used_by_digit": np.bincount(mined["labels"][keep], minlength=10).tolist(),
-            "by_radius": np.histogram(pool_wrong_jitter, bins=5, range=(0, config.pool_radius))[0].tolist(),
-            "epochs": meta["epochs"], "train_size": meta["train_size"], "seconds": meta["seconds"],
-            "device": meta["device"], "cached": cached, "test_size": int(len(test_y)),
-            "mnist_before": round(mnist["before"], 4), "mnist_after": round(mnist["after"], 4),
-            "mnist_change": round(100 * (mnist["after"] - mnist["before"]), 2),
-            "rows": fresh_rows,
-            "digits": [{"digit": d, "before": round(float(b), 4), "after": round(float(a), 4)}
-                       for d, (b, a) in enumerate(zip(before_digits, after_digits))],
-            "mean_before": round(float(np.mean([r["before"] for r in fresh_rows])), 4),
-            "mean_after": round(float(np.mean([r["after"] for r in fresh_rows])), 4),
-        },
+        "mining": {**mining_numbers(mined, keep, fresh, mnist, meta, config), "peers": len(peers), "cached": cached,
+                   "test_size": len(test[1])},
     }
-    return PageResult("synthetic", items, sprites, [], context_data)
+    return PageResult("synthetic", items + mined_items, sprites + mined_sprites, [], data)
 
 
 def context(result: PageResult) -> dict:
@@ -341,10 +339,14 @@ def context(result: PageResult) -> dict:
     radii, rows, fresh = data["radii"], data["rows"], data["mining"]["rows"]
     kinds = {kind: [i for i in result.items if i["kind"] == kind]
              for kind in ("template", "failure", "mined", "left-out")}
+    failures = kinds["failure"]
     mining = {**data["mining"], "mnist_digits": data["mining"]["train_size"] - data["mining"]["used"],
               "one_digit_points": 100 / data["mining"]["test_size"]}
     return {
         **data, **kinds, "mining": mining, "sweep_total": data["sweep_size"] * len(rows),
+        "failures_shown": len(failures), "failures_total": sum(r["wrong"] for r in rows),
+        "judge_reads_failures": sum(i["scores"]["judge"]["predicted"] == i["label"] for i in failures),
+        "judge_agrees_failures": sum(i["scores"]["judge"]["predicted"] == i["predicted"] for i in failures),
         "overall_chart": accuracy_chart({"reader": _percent([r["reader"] for r in rows]),
                                          "judge": _percent([r["judge"] for r in rows])}, radii,
                                         "Accuracy on synthetic digits against jitter"),

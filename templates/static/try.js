@@ -121,31 +121,13 @@
     rotated: document.getElementById("prediction-rotated"),
   };
 
-  function buildBars(panel) {
-    const list = panel.querySelector(".bars");
-    const rows = [];
-    for (let d = 0; d < 10; d++) {
-      const item = document.createElement("li");
-      const label = document.createElement("span");
-      label.className = "bar-label";
-      label.textContent = String(d);
-      const track = document.createElement("span");
-      track.className = "bar";
-      track.setAttribute("aria-hidden", "true");
-      const fill = document.createElement("span");
-      fill.className = "bar-fill";
-      track.append(fill);
-      const value = document.createElement("span");
-      value.className = "bar-value";
-      value.textContent = "–";
-      item.append(label, track, value);
-      list.append(item);
-      rows.push({ item, fill, value });
-    }
-    return rows;
+  function barRows(panel) {
+    return Array.from(panel.querySelectorAll(".bars li"), (item) => ({
+      item, fill: item.querySelector(".bar-fill"), value: item.querySelector(".bar-value"),
+    }));
   }
 
-  const bars = { upright: buildBars(panels.upright), rotated: buildBars(panels.rotated) };
+  const bars = { upright: barRows(panels.upright), rotated: barRows(panels.rotated) };
 
   function drawInput(panel, tensor) {
     const preview = panel.querySelector(".reading-input");
