@@ -19,6 +19,17 @@ ROOT = Path(__file__).resolve().parent
 SUBCOMMANDS = ("build", "classify", "synth")
 
 
+def seed_number(text: str) -> int:
+    """A seed: a whole number from 0 to 2**32 - 1 (argparse reports anything else as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {2**32 - 1}, got {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     top = argparse.ArgumentParser(prog="build.py", description="Build the Digit Dreams site or classify digits.",
@@ -39,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--cache", type=Path, default=ROOT / "models", help="model and result cache (default: models/)")
     build.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                        help="where to train: auto picks CUDA when available (default: auto)")
-    build.add_argument("--seed", type=int, default=0, help="seed for the data split and experiments (default: 0)")
+    build.add_argument("--seed", type=seed_number, default=0,
+                       help="seed for the data split and experiments, 0 to 2**32 - 1 (default: 0)")
     build.add_argument("--quick", action="store_true", help="one epoch on 2,000 digits per model: a fast, rough "
                        "build for tests and previews")
     classify = sub.add_parser("classify", help="classify PNG files or a Kaggle test.csv with the exported reader",

@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from generator.site.writer import PAGES
+from generator.pages import PAGES
 
 
 @pytest.mark.parametrize("page_name", [p.name for p in PAGES])

@@ -9,11 +9,12 @@ from pathlib import Path
 from urllib.parse import urldefrag
 
 import pytest
+import torch
 from jinja2 import UndefinedError
 from PIL import Image
 
 from conftest import run_cli
-from generator.site.writer import PAGES
+from generator.pages import PAGES
 
 PAGE_FILES = [f"{p.name}.html" for p in PAGES]
 
@@ -112,6 +113,13 @@ def test_warm_rebuild_uses_the_cache(quick_build, tmp_path):
     cacheable = [row for row in rows if row[0] in ("model", "onnx", "page")]
     assert len(cacheable) >= 7 + 3 + 8
     assert all(row[2] == "cached" for row in cacheable), cacheable
+    # The pages still say what their content cost when it was made, not what this warm build took.
+    first, again = (json.loads((site / "data" / "build.json").read_text())["facts"]
+                    for site in (quick_build["out"], tmp_path / "site"))
+    assert again["training_seconds"] == first["training_seconds"] > 0
+    assert again["generation_seconds"] == first["generation_seconds"] > 0
+    assert again["build_seconds"] < first["build_seconds"]
+    assert f"models trained in {first['training_seconds']:,} s" in (tmp_path / "site" / "index.html").read_text()
 
 
 def test_template_change_rerenders_pages_only(quick_build, tmp_path):
@@ -142,6 +150,26 @@ def test_missing_data_folder_is_one_line_error(tmp_path):
     result = run_cli("build", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "site"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "nowhere" in result.stderr
     assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seed", "-1"], "must be from 0"),
+    (["--seed", "seven"], "is not a whole number"),
+    (["--seed", str(2**32)], "must be from 0"),
+    (["--device", "tpu"], "invalid choice"),
+    (["--no-such-option"], "unrecognized arguments"),
+])
+def test_bad_options_are_usage_errors_with_status_2(args, message):
+    result = run_cli("build", *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("build.py build: error:")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path):
+    result = run_cli("build", "--quick", "--device", "cuda", "--out", str(tmp_path / "site"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no CUDA device" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "site").exists()
 
 
 def test_help_lists_every_option():

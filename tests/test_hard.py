@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
@@ -74,4 +75,7 @@ def test_hard_page_manifest(quick_build):
         if item["kind"] == "label-issue":
             assert item["suggested"] != item["label"] and item["p_suggested"] > item["p_given"]
     html = (out / "hard.html").read_text()
-    assert 'href="#miss-' in html and 'id="miss-' in html
+    wrong = [i for i in manifest["items"] if i["kind"] == "misclassified"]
+    links = re.findall(r'<a href="#(test-\d+)">', html)              # the confusion matrix's off-diagonal cells
+    assert links and len(links) == len({(i["label"], i["predicted"]) for i in wrong})
+    assert all(f'id="{target}"' in html for target in links)

@@ -1,12 +1,13 @@
 """The site's pages in navigation order, each declared once: its module, title, summary and the models it reads.
 
-A page module has one entry point and one render-time step (sigal's writer / ``generate_context``)::
+A gallery module has one entry point and one render-time step (sigal's writer / ``generate_context``)::
 
     Config                                  # a frozen dataclass of the page's knobs, with ``quick()``
     run(models, dataset, config, build) -> PageResult       # images, numbers and manifest items (data only)
     context(result) -> dict                 # the template's ready-made rows, captions and SVG charts
 
-``templates/<name>.html`` lays out what ``context`` returns; it computes nothing.
+``templates/<name>.html`` lays out what ``context`` returns; it computes nothing. The home page and the downloads
+datasheet are made last, from the galleries' results (``run(results)`` and ``run(files)``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Page:
     summary: str
     module: str                       # under generator.pages
     models: tuple[str, ...] = ()      # roles of the models it reads (the page sees no others)
+    download: tuple[str, ...] = ()    # kinds of manifest item offered as ``downloads/<name>.npz``
 
     @property
     def module_name(self) -> str:
@@ -46,18 +48,20 @@ PAGES: tuple[Page, ...] = (
     Page("hard", "Hard digits", "Every held-out digit the reader gets wrong, and training labels that look wrong.",
          "hard", CLASSIFIERS),
     Page("dreams", "Dreams", "What the reader imagines each digit looks like, from noise, from the mean, and improved.",
-         "dreams", ("reader", "judge", "ensemble", "vae")),
+         "dreams", ("reader", "judge", "ensemble", "vae"), ("dream", "ablation", "identikit")),
     Page("ambiguous", "Ambiguous pairs", "A 10×10 grid of digits that read as one number upright and another upside "
-         "down.", "ambiguous", ("reader", "judge", "ensemble", "vae")),
+         "down.", "ambiguous", ("reader", "judge", "ensemble", "vae"), ("ambiguous",)),
     Page("muddle", "Muddle", "The autoencoder's latent space and digits caught between two classes.",
-         "muddle", ("reader", "judge", "autoencoder")),
+         "muddle", ("reader", "judge", "autoencoder"), ("muddle",)),
     Page("synthetic", "Synthetic", "Bézier-stroke digits under growing jitter, and hard-example mining.",
-         "synthetic", ("reader", "judge", "ensemble")),
+         "synthetic", ("reader", "judge", "ensemble"), ("template", "example", "failure", "mined", "left-out")),
     Page("try", "Try it", "Draw a digit and watch the reader classify it, upright and upside down, in your browser.",
          "try_it", CLASSIFIERS),
+    Page("downloads", "Downloads", "The generated digits as data sets: images, intended labels, reader and judge "
+         "probabilities.", "downloads"),
 )
-HOME = PAGES[0]                       # made last, from the other pages' results
-GALLERIES = PAGES[1:]
+HOME, DOWNLOADS = PAGES[0], PAGES[-1]   # made last, from the galleries' results
+GALLERIES = PAGES[1:-1]
 
 
 def page(name: str) -> Page:

@@ -87,24 +87,16 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     return PageResult("hard", items, [wrong_sheet, close_sheet, issue_sheet], [], data)
 
 
-def miss_anchor(truth: int, predicted: int) -> str:
-    """The page anchor of the first held-out digit of ``truth`` read as ``predicted``."""
-    return f"miss-{truth}-{predicted}"
-
-
 def context(result: PageResult) -> dict:
-    """Mistakes grouped by true digit (the first of each confusion cell anchored), label issues, closest calls."""
+    """Mistakes grouped by true digit, label issues, closest calls, and the confusion matrix linking to its digits."""
     data = result.data
     kinds = {kind: [i for i in result.items if i["kind"] == kind]
              for kind in ("misclassified", "close-call", "label-issue")}
     wrong = kinds["misclassified"]
-    groups = [{"digit": d, "digits": [{**i, "anchor": None} for i in wrong if i["label"] == d]} for d in range(10)]
-    seen: set[tuple[int, int]] = set()
-    for group in groups:
-        for item in group["digits"]:
-            if (item["label"], item["predicted"]) not in seen:
-                seen.add((item["label"], item["predicted"]))
-                item["anchor"] = miss_anchor(item["label"], item["predicted"])
+    groups = [{"digit": d, "digits": [i for i in wrong if i["label"] == d]} for d in range(10)]
+    first_of_cell: dict[tuple[int, int], str] = {}
+    for item in wrong:                                  # the confusion matrix's cells link to their first digit
+        first_of_cell.setdefault((item["label"], item["predicted"]), item["id"])
     matrix = np.array(data["confusion"])
     return {
         **data, "misclassified": len(wrong), "groups": [g for g in groups if g["digits"]],
@@ -115,5 +107,5 @@ def context(result: PageResult) -> dict:
         "label_issues": kinds["label-issue"], "close_calls": kinds["close-call"],
         "confusion_chart": charts.confusion_chart(
             "Reader's confusion matrix on held-out digits", matrix,
-            links=lambda t, p: f"#{miss_anchor(t, p)}" if t != p and matrix[t, p] else None),
+            links=lambda t, p: f"#{first_of_cell[t, p]}" if (t, p) in first_of_cell else None),
     }

@@ -1,9 +1,13 @@
 """The build: data → models → ONNX → experiments → site, each step cached, with a summary at the end."""
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -13,9 +17,11 @@ import torch
 from generator.cache import Entry, code_version, digest
 from generator.data import Dataset, load_dataset
 from generator.data.download import MNIST_MIRRORS, download_mnist
+from generator.errors import InputError
 from generator.models.export import export_checked
 from generator.models.table import Models, cache_key, get_models, resolve_device
-from generator.pages import GALLERIES, HOME, Page
+from generator.pages import DOWNLOADS, GALLERIES, HOME, Page
+from generator.site.downloads import dataset, npz_bytes
 from generator.site.results import MODEL_FILES, BuildInfo, PageResult
 from generator.site.writer import assemble, remove_leftovers, vendor_files
 
@@ -112,20 +118,22 @@ def page_key(page: Page, models: Models, dataset: Dataset, settings: Settings) -
                   PAGE_CODE[page.name], settings.seed)
 
 
-def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings, summary: Summary) -> PageResult:
-    """One page's result, from the cache when none of its inputs changed."""
+def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings,
+             summary: Summary) -> tuple[PageResult, dict]:
+    """One page's result, from the cache when none of its inputs changed, and what making it cost (seconds, device)."""
     started = time.perf_counter()
     entry = Entry(settings.cache / "pages", f"{page.name}-{page_key(page, models, dataset, settings)}", "npz")
     hit = entry.load()
     if hit is not None:
-        result = PageResult.from_bytes(hit[0])
+        result, cost = PageResult.from_bytes(hit[0]), hit[1]
     else:
         build = BuildInfo(seed=settings.seed, cache=settings.cache / "experiments",
                           device=str(resolve_device(settings.device)))
         result = page.load().run(models.only(page.models), dataset, page_config(page, settings.quick), build)
-        entry.store(result.to_bytes(), {"page": page.name})
+        cost = {"page": page.name, "seconds": round(time.perf_counter() - started, 1), "device": build.device}
+        entry.store(result.to_bytes(), cost)
     summary.add(f"page {page.name}", status(hit is not None), time.perf_counter() - started, f"{len(result.items)} items")
-    return result
+    return result, cost
 
 
 def commit_id() -> str:
@@ -137,15 +145,36 @@ def commit_id() -> str:
         return "unknown"
 
 
+@contextlib.contextmanager
+def build_lock(cache: Path) -> Iterator[None]:
+    """Hold the cache's build lock: a second build in the same cache waits for the first, then finds it warm."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "build.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for the other build that is using {cache} …", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def build(settings: Settings) -> Summary:
-    """Build the whole site; raises InputError on bad data before anything is written to ``settings.out``."""
+    """Build the whole site; raises InputError on bad input before anything is written to ``settings.out``."""
+    if settings.device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda", "no CUDA device is available here (use --device auto or cpu)")
+    device = resolve_device(settings.device)
+    with build_lock(settings.cache):
+        return build_locked(settings, device)
+
+
+def build_locked(settings: Settings, device: torch.device) -> Summary:
+    """``build``, holding the cache's lock."""
     started = time.perf_counter()
     summary = Summary()
     remove_leftovers(settings.out)
     dataset = get_dataset(settings)
     summary.add("data", "", time.perf_counter() - started,
                 f"{dataset.name}: {len(dataset.train_labels):,} train / {len(dataset.test_labels):,} test")
-    device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     models = get_models(dataset, settings.cache / "weights", device, quick=settings.quick)
     for trained in models.all():
@@ -154,12 +183,19 @@ def build(settings: Settings) -> Summary:
                 else f"reconstruction MSE {metric['reconstruction_mse']:.4f}")
         summary.add(f"model {trained.spec.name}", status(trained.cached), 0.0 if trained.cached else trained.meta["seconds"], note)
     onnx_files = export_models(models, dataset, settings, summary)
-    results = {page.name: run_page(page, models, dataset, settings, summary) for page in GALLERIES}
+    made = {page.name: run_page(page, models, dataset, settings, summary) for page in GALLERIES}
+    results = {name: result for name, (result, _) in made.items()}
     results[HOME.name] = HOME.load().run(results)
-    facts = build_facts(dataset, models, device, settings, time.perf_counter() - started)
+    downloads = {page.name: dataset(results[page.name], page.download, models.reader.module, models.judge.module)
+                 for page in GALLERIES if page.download}
+    blobs = {f"downloads/{name}.npz": npz_bytes(arrays) for name, arrays in downloads.items()}
+    results[DOWNLOADS.name] = DOWNLOADS.load().run(
+        {name: (arrays, len(blobs[f"downloads/{name}.npz"])) for name, arrays in downloads.items()})
+    costs = [cost for _, cost in made.values()]
+    facts = build_facts(dataset, models, device, settings, costs, time.perf_counter() - started)
     render_started = time.perf_counter()
     files = {MODEL_FILES[name]: onnx_files[name] for name in ("reader", "decoder")} | vendor_files(settings.node_modules)
-    assemble(settings.out, settings.templates, results, facts, build_record(models, settings), files)
+    assemble(settings.out, settings.templates, results, facts, build_record(models, settings), files, blobs)
     summary.add("site", "rebuilt", time.perf_counter() - render_started, f"{settings.out}")
     summary.add("total", "", time.perf_counter() - started, f"device {device}")
     return summary
@@ -173,9 +209,14 @@ def build_record(models: Models, settings: Settings) -> dict:
             "pages": {page.name: asdict(page_config(page, settings.quick)) for page in GALLERIES}}
 
 
-def build_facts(dataset: Dataset, models: Models, device: torch.device, settings: Settings, seconds: float) -> dict:
-    """The build's facts shown in every page footer and on the home page."""
+def build_facts(dataset: Dataset, models: Models, device: torch.device, settings: Settings, costs: list[dict],
+                seconds: float) -> dict:
+    """The build's facts shown in every page footer and on the home page: the data, the accuracies, what the
+    content cost when it was made (training and page seconds from the cache records, and where), and this build."""
     return {
+        "training_seconds": round(sum(t.meta["seconds"] for t in models.all())),
+        "generation_seconds": round(sum(c.get("seconds", 0.0) for c in costs)),
+        "content_devices": ", ".join(sorted({t.meta["device"] for t in models.all()} | {c.get("device", "cpu") for c in costs})),
         "dataset": dataset.name, "source": dataset.source, "train_size": len(dataset.train_labels),
         "test_size": len(dataset.test_labels), "reader_accuracy": models.reader.meta["metrics"]["test_accuracy"],
         "judge_accuracy": models.judge.meta["metrics"]["test_accuracy"], "device": str(device),

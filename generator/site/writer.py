@@ -64,10 +64,11 @@ def render_pages(root: Path, templates: Path, results: dict[str, PageResult], fa
 
 
 def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], facts: dict, record: dict,
-             files: dict[str, Path]) -> None:
+             files: dict[str, Path], blobs: dict[str, bytes]) -> None:
     """Build the whole site in a sibling temporary folder and swap it in; on any failure ``out_dir`` is untouched.
 
-    ``record`` (every config) goes to ``data/build.json``; ``files`` maps site-relative paths (e.g. ``models/reader.onnx``) to files to copy in.
+    ``record`` (every config) goes to ``data/build.json``; ``files`` maps site-relative paths (e.g.
+    ``models/reader.onnx``) to files to copy in, ``blobs`` to bytes to write.
     """
     tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -78,6 +79,9 @@ def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], fac
         (tmp / "data" / "build.json").write_text(json.dumps({"facts": facts, **record}, indent=1))
         for relative, source in files.items():
             copy_file(source, tmp / relative)
+        for relative, data in blobs.items():
+            (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / relative).write_bytes(data)
         render_pages(tmp, templates, results, facts)
         swap_in(tmp, out_dir)
     finally:
