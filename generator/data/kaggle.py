@@ -1,4 +1,5 @@
-"""Kaggle's digit-recognizer CSVs: ``train.csv`` (label + 784 pixels) and ``test.csv`` (784 pixels), checked cell by cell."""
+"""Kaggle's digit-recognizer CSVs: ``train.csv`` (label + 784 pixels) and ``test.csv`` (784 pixels), checked cell by
+cell."""
 from __future__ import annotations
 
 import re
@@ -36,7 +37,8 @@ def _check_header(path: Path, line: str, header: tuple[str, ...]) -> None:
     if len(fields) != len(header):
         raise InputError(f"{path} line 1", f"header has {len(fields)} columns (expected {len(header)}: {expected})")
     column = next(i for i, (got, want) in enumerate(zip(fields, header)) if got != want)
-    raise InputError(f"{path} line 1", f"header column {column + 1} is {fields[column][:40]!r} (expected {header[column]!r})")
+    raise InputError(f"{path} line 1",
+                     f"header column {column + 1} is {fields[column][:40]!r} (expected {header[column]!r})")
 
 
 def _range_problem(name: str, value: object) -> str:
