@@ -15,23 +15,29 @@ from PIL import Image
 
 from conftest import run_cli
 from generator.pages import PAGES
+from generator.site.pipeline import SOURCE_LINKS
 
+DATA_SOURCES = set(SOURCE_LINKS.values())
 PAGE_FILES = [f"{p.name}.html" for p in PAGES]
 
 
 class LinkCollector(HTMLParser):
-    """Every href/src in a page, and every <img> without alt text."""
+    """Every href/src in a page (and, apart, links to where the data came from), and every <img> without alt text."""
 
     def __init__(self) -> None:
         super().__init__()
         self.links: list[str] = []
+        self.outbound: list[str] = []
         self.images_without_alt: list[str] = []
         self.inline_handlers: list[str] = []
         self.csp = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        self.links += [v for k, v in attrs if k in ("href", "src") and v]
+        if tag == "a" and "source-link" in (values.get("class") or "").split():
+            self.outbound.append(values.get("href") or "")       # a navigation away, never loaded by the page
+        else:
+            self.links += [v for k, v in attrs if k in ("href", "src") and v]
         if tag == "img" and values.get("alt") is None:
             self.images_without_alt.append(values.get("src", "?"))
         self.inline_handlers += [k for k, _ in attrs if k.startswith("on")]
@@ -57,6 +63,7 @@ def test_links_and_images_resolve_locally(quick_build, page):
     assert collector.csp, f"{page} has no Content-Security-Policy"
     assert not collector.images_without_alt
     assert not collector.inline_handlers
+    assert all(link in DATA_SOURCES for link in collector.outbound), collector.outbound
     for link in collector.links:
         assert not re.match(r"^[a-z]+:|^//|^/", link), f"{page}: non-relative link {link}"
         target = urldefrag(link).url
@@ -76,6 +83,10 @@ def test_manifest_follows_schema(quick_build, page):
             assert sheet.mode == "L"
             assert 0 <= image["x"] <= sheet.width - 28 and 0 <= image["y"] <= sheet.height - 28
             assert image["x"] % 28 == 0 and image["y"] % 28 == 0 and image["w"] == image["h"] == 28
+        if "index" in item:                                     # a real digit: where it came from
+            assert item["split"] in ("train", "test") and isinstance(item["index"], int) and item["index"] >= 0
+            if item["kind"] in ("held-out", "misclassified", "close-call", "label-issue", "try-sample"):
+                assert item["id"] == f"{item['split']}-{item['index']}"
         for judge in ("reader", "judge"):
             score = item["scores"][judge]
             assert 0 <= score["predicted"] <= 9 and 0.0 <= score["confidence"] <= 1.0

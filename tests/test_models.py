@@ -9,7 +9,8 @@ import onnx
 import pytest
 import torch
 
-from generator.data import Dataset, fingerprint_arrays
+from generator.data import Dataset
+from generator.data.dataset import Origin, make_dataset
 from generator.models import networks
 from generator.models.export import export_checked, onnx_bytes, parity
 from generator.models.table import SPECS, ModelSpec, cache_key, get_model
@@ -28,7 +29,8 @@ def dataset() -> Dataset:
     train, test = (rng.choice(len(full.train_labels), 600, replace=False),
                    rng.choice(len(full.test_labels), 200, replace=False))
     arrays = (full.train_images[train], full.train_labels[train], full.test_images[test], full.test_labels[test])
-    return Dataset("small", "test subset", *arrays, fingerprint=fingerprint_arrays(*arrays))
+    origins = (Origin("train", full.train_origin.index[train]), Origin("train", full.test_origin.index[test]))
+    return make_dataset("small", "test subset", arrays, origins)
 
 
 def spec(role: str = "reader", **train) -> ModelSpec:

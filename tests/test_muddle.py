@@ -217,7 +217,8 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
         tile = sheets[image["sprite"]][image["y"]:image["y"] + 28, image["x"]:image["x"] + 28]
         # The tile is the decoding of the point t on the path between the encoded ends, as uint8.
         pair_id = item["id"].rsplit("-", 1)[0]
-        ends = [by_id[f"{pair_id}-{end}"]["index"] for end in ("source", "partner")]
+        ends = [int(np.flatnonzero(dataset.test_origin.index == by_id[f"{pair_id}-{end}"]["index"])[0])
+                for end in ("source", "partner")]
         z = latent_walk.encode(models.autoencoder.module, dataset.test_images[ends])
         expected = to_uint8(latent_walk.decode(models.autoencoder.module,
                                                ((1 - item["t"]) * z[0] + item["t"] * z[1])[None]))[0]

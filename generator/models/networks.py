@@ -107,7 +107,8 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(
             nn.ConvTranspose2d(width, width, 3, stride=1, padding=1), nn.ReLU(inplace=True),                 # 4
             nn.ConvTranspose2d(width, width, 3, stride=2, padding=1), nn.ReLU(inplace=True),                 # 7
-            nn.ConvTranspose2d(width, width // 2, 3, stride=2, padding=1, output_padding=1), nn.ReLU(inplace=True),  # 14
+            nn.ConvTranspose2d(width, width // 2, 3, stride=2, padding=1, output_padding=1),                # 14
+            nn.ReLU(inplace=True),
             nn.ConvTranspose2d(width // 2, 1, 3, stride=2, padding=1, output_padding=1),                     # 28
             nn.Sigmoid(),
         )
@@ -158,12 +159,15 @@ def count_flops(model: nn.Module) -> int:
         nonlocal flops
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-            macs = output.numel() * per_output if isinstance(module, nn.Conv2d) else inputs[0].numel() * module.out_channels * module.kernel_size[0] * module.kernel_size[1]
+            kernel = module.kernel_size[0] * module.kernel_size[1]
+            macs = (output.numel() * per_output if isinstance(module, nn.Conv2d)
+                    else inputs[0].numel() * module.out_channels * kernel)
             flops += 2 * macs
         elif isinstance(module, nn.Linear):
             flops += 2 * module.in_features * module.out_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    counted = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, counted)]
     was_training = model.training
     model.eval()
     with torch.no_grad():

@@ -17,12 +17,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from generator.models import networks
 from generator.cache import Entry, code_version, digest
 from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor
-from generator.models.training import (TrainConfig, autoencoder_loss, evaluate, reconstruction_error,
-                                train_autoencoder, train_classifier, vae_loss)
+from generator.models import networks
+from generator.models.training import (
+    TrainConfig,
+    autoencoder_loss,
+    evaluate,
+    reconstruction_error,
+    train_autoencoder,
+    train_classifier,
+    vae_loss,
+)
 
 QUICK_TRAIN_LIMIT = 2000
 MODEL_CODE = code_version("generator.models.table")   # networks, training and this table, hashed at import
@@ -46,12 +53,15 @@ class ModelSpec:
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("reader", "reader", "Reader", train=TrainConfig(epochs=30, seed=0)),
-    ModelSpec("judge", "judge", "Judge", train=TrainConfig(epochs=30, seed=7919, learning_rate=2e-3, augmentation="elastic")),
+    ModelSpec("judge", "judge", "Judge",
+              train=TrainConfig(epochs=30, seed=7919, learning_rate=2e-3, augmentation="elastic")),
     ModelSpec("ensemble-wide", "ensemble", "Reader", (("widths", (24, 48, 64)),), TrainConfig(epochs=15, seed=101)),
     ModelSpec("ensemble-k5", "ensemble", "Reader", (("kernel", 5),), TrainConfig(epochs=15, seed=202)),
-    ModelSpec("ensemble-smooth", "ensemble", "Reader", (("dropout", 0.4),), TrainConfig(epochs=15, seed=303, label_smoothing=0.1)),
+    ModelSpec("ensemble-smooth", "ensemble", "Reader", (("dropout", 0.4),),
+              TrainConfig(epochs=15, seed=303, label_smoothing=0.1)),
     ModelSpec("autoencoder", "autoencoder", "Autoencoder", train=TrainConfig(epochs=20, seed=404, augmentation="none")),
-    ModelSpec("vae", "vae", "VariationalAutoencoder", train=TrainConfig(epochs=30, seed=505, augmentation="upside-down")),
+    ModelSpec("vae", "vae", "VariationalAutoencoder",
+              train=TrainConfig(epochs=30, seed=505, augmentation="upside-down")),
 )
 
 
@@ -77,7 +87,8 @@ class Models:
 
     def all(self) -> list[TrainedModel]:
         """Every model present, in build order."""
-        return [m for m in (self.reader, self.judge, *(self.ensemble or ()), self.autoencoder, self.vae) if m is not None]
+        every = (self.reader, self.judge, *(self.ensemble or ()), self.autoencoder, self.vae)
+        return [m for m in every if m is not None]
 
     def only(self, roles: Sequence[str]) -> Models:
         """The same models with only ``roles`` present."""
@@ -148,5 +159,6 @@ def get_models(dataset: Dataset, cache_dir: Path, device: torch.device, quick: b
     """Every model of the build, trained or loaded."""
     specs = [quick_spec(s) if quick else s for s in SPECS]
     trained = [get_model(s, dataset, cache_dir, device) for s in specs]
-    roles = {role: [t for t in trained if t.spec.role == role] for role in ("reader", "judge", "ensemble", "autoencoder", "vae")}
+    roles = {role: [t for t in trained if t.spec.role == role]
+             for role in ("reader", "judge", "ensemble", "autoencoder", "vae")}
     return Models(roles["reader"][0], roles["judge"][0], roles["ensemble"], roles["autoencoder"][0], roles["vae"][0])

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,7 +43,8 @@ class History:
     seconds_per_epoch: float = 0.0
 
 
-def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, zoom: float = 0.1, shift: float = 0.1) -> torch.Tensor:
+def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, zoom: float = 0.1,
+                  shift: float = 0.1) -> torch.Tensor:
     """Seed 004's augmentation: random rotation (±degrees), zoom (±zoom) and shift (±shift of the width)."""
     n = x.shape[0]
     u = torch.rand(n, 4, generator=gen, device=x.device) * 2 - 1
@@ -141,8 +141,9 @@ def _finish(model: nn.Module, history: History, started: float, epochs: int) -> 
     return history
 
 
-def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
-                     config: TrainConfig, device: torch.device, desc: str) -> History:
+def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
+                     test: tuple[torch.Tensor, torch.Tensor], config: TrainConfig, device: torch.device,
+                     desc: str) -> History:
     """Train with AdamW and a one-cycle schedule; returns per-epoch curves on train and test."""
     gen, (x, y), optimizer, schedule = _setup(model, list(train), config, device)
     test_x, test_y = (t.to(device) for t in test)
@@ -175,7 +176,8 @@ def autoencoder_loss(model: nn.Module, batch: torch.Tensor, gen: torch.Generator
 
 
 def vae_loss(model: nn.Module, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reconstruction of a sampled latent and the negative evidence lower bound (pixel BCE + KL to N(0, I)) per image."""
+    """Reconstruction of a sampled latent and the negative evidence lower bound (pixel BCE + KL to N(0, I)) per
+    image."""
     mean, log_var = model.encode(batch)
     z = mean + torch.randn(mean.shape, generator=gen, device=batch.device) * torch.exp(0.5 * log_var)
     output = model.decoder(z)

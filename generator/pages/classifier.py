@@ -95,8 +95,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     pick = np.sort(np.random.default_rng(build.seed).choice(len(labels), config.sample_size, replace=False))
     sample = SpriteSheet("classifier-sample", dataset.test_images[pick], columns=10)
     items = scored_items(sample, "held-out", [int(labels[i]) for i in pick], models.reader.module, models.judge.module,
-                         ids=[f"test-{i}" for i in pick])
-    add_fields(items, index=pick.tolist())
+                         ids=dataset.test_origin.ids(pick))
+    add_fields(items, **dataset.test_origin.of(pick))
     data = {
         "cards": cards, "confusions": confusions, "test_size": len(labels), "speed_batch": config.speed_batch,
         "images_per_second": {t.spec.name: round(images_per_second(t.module, test_x, config.speed_batch))

@@ -66,14 +66,14 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     close_sheet = SpriteSheet("hard-close-calls", dataset.test_images[close])
     issue_sheet = SpriteSheet("hard-label-issues", dataset.train_images[covered[shown]])
     items = add_fields(scored_items(wrong_sheet, "misclassified", labels[wrong].tolist(), reader, judge,
-                                    ids=[f"test-{i}" for i in wrong]),
-                       index=wrong.tolist(), predicted=test_probs[wrong].argmax(1).tolist())
+                                    ids=dataset.test_origin.ids(wrong)),
+                       **dataset.test_origin.of(wrong), predicted=test_probs[wrong].argmax(1).tolist())
     items += add_fields(scored_items(close_sheet, "close-call", labels[close].tolist(), reader, judge,
-                                     ids=[f"test-{i}" for i in close]),
-                        index=close.tolist(), predicted=test_probs[close].argmax(1).tolist())
+                                     ids=dataset.test_origin.ids(close)),
+                        **dataset.test_origin.of(close), predicted=test_probs[close].argmax(1).tolist())
     items += add_fields(scored_items(issue_sheet, "label-issue", covered_labels[shown].tolist(), reader, judge,
-                                     ids=[f"train-{covered[i]}" for i in shown]),
-                        index=covered[shown].tolist(), predicted=suggested[shown].tolist(),
+                                     ids=dataset.train_origin.ids(covered[shown])),
+                        **dataset.train_origin.of(covered[shown]), predicted=suggested[shown].tolist(),
                         suggested=suggested[shown].tolist(),
                         p_given=oof[shown, covered_labels[shown]].round(4).tolist(),
                         p_suggested=oof[shown, suggested[shown]].round(4).tolist())
@@ -82,7 +82,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "label_issue_count": len(ranked), "cv_size": len(covered), "cv_folds": config.folds,
         "cv_seconds": round(cv_seconds, 1), "cv_accuracy": round(float((oof.argmax(1) == covered_labels).mean()), 4),
         "thresholds": [round(float(t), 3) for t in thresholds], "full_mnist": dataset.name == "idx",
-        "flagged_train_indices": covered[ranked].tolist(),
+        "flagged_train_indices": dataset.train_origin.index[covered[ranked]].tolist(),
     }
     return PageResult("hard", items, [wrong_sheet, close_sheet, issue_sheet], [], data)
 

@@ -137,20 +137,23 @@ def reconstruction_strip(autoencoder: nn.Module, reader: nn.Module, judge: nn.Mo
     shown = np.concatenate([rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)])
     tiles = np.concatenate([dataset.test_images[shown], to_uint8(reconstructed[shown])])
     sheet = SpriteSheet("muddle-reconstructions", tiles, columns=len(shown))
+    ids, origin = dataset.test_origin.ids(shown), dataset.test_origin.of(shown)
     items = scored_items(sheet, "reconstruction", labels[shown].tolist() * 2, reader, judge,
-                         ids=[f"test-{i}" for i in shown] + [f"reconstruction-{i}" for i in shown])
+                         ids=[*ids, *(f"reconstruction-{i}" for i in ids)])
     add_fields(items, method=["original"] * len(shown) + ["reconstruction"] * len(shown), pair=[None] * 2 * len(shown),
-               index=[int(i) for i in shown] * 2, mse=[None] * len(shown) + [round(float(errors[i]), 4) for i in shown])
+               split=origin["split"] * 2, index=origin["index"] * 2,
+               mse=[None] * len(shown) + [round(float(errors[i]), 4) for i in shown])
     return sheet, items, errors
 
 
-def pair_gallery(made: dict, images: np.ndarray, source: np.ndarray, partner: np.ndarray, a: np.ndarray, b: np.ndarray,
+def pair_gallery(made: dict, dataset: Dataset, source: np.ndarray, partner: np.ndarray, a: np.ndarray, b: np.ndarray,
                  reader: nn.Module, judge: nn.Module) -> tuple[SpriteSheet, list[dict], dict]:
     """One sprite row per pair (a, b, midpoint, farthest, boundary), their manifest items, and every tile's pair
     reading.
 
     The readings are ``{column: {"reader" | "judge": pair_reading(...)}}``, of the uint8 tiles as shown.
     """
+    images = dataset.test_images
     columns = [images[source], images[partner]] + [to_uint8(made[m]["image"]) for m in METHODS]
     tiles = np.stack(columns, axis=1)                                   # [pairs, 5, 28, 28]
     sheet = SpriteSheet("muddle-pairs", tiles.reshape(-1, 28, 28), columns=len(PAIR_COLUMNS))
@@ -172,7 +175,8 @@ def pair_gallery(made: dict, images: np.ndarray, source: np.ndarray, partner: np
         if name in METHODS:
             item["t"] = round(float(made[name]["t"][k]), 4)
         else:
-            item["index"] = int((source if name == "source" else partner)[k])
+            end = (source if name == "source" else partner)[k]
+            item.update(split=dataset.test_origin.split, index=int(dataset.test_origin.index[end]))
         if name == "boundary":
             item["tied"] = bool(made["boundary"]["tied"][k])
     return sheet, items, readings
@@ -185,14 +189,15 @@ def explorer_sample(latents: np.ndarray, dataset: Dataset, reader: nn.Module, ju
     sample = np.concatenate([rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)])
     sheet = SpriteSheet("muddle-samples", dataset.test_images[sample], columns=per_class * 2)
     rounded = [[round(float(v), 6) for v in latents[i]] for i in sample]
-    items = add_fields(scored_items(sheet, "explorer-sample", labels[sample].tolist(), reader, judge,
-                                    ids=[f"sample-{i}" for i in sample]),
-                       method=["sample"] * len(sample), pair=[None] * len(sample), index=[int(i) for i in sample],
-                       latent=rounded)
+    ids = [f"sample-{i}" for i in dataset.test_origin.ids(sample)]
+    origin = dataset.test_origin.of(sample)
+    items = add_fields(scored_items(sheet, "explorer-sample", labels[sample].tolist(), reader, judge, ids=ids),
+                       method=["sample"] * len(sample), pair=[None] * len(sample), latent=rounded, **origin)
     first_of = {int(d): next(n for n, i in enumerate(sample) if labels[i] == d) for d in (4, 9)}
     explorer = {"default": [first_of[4], first_of[9]],
-                "samples": [{"id": f"sample-{i}", "label": int(labels[i]), "index": int(i), "latent": z}
-                            for i, z in zip(sample, rounded)]}
+                "samples": [{"id": name, "label": int(labels[i]), "split": split, "index": index, "latent": z}
+                            for name, i, split, index, z in
+                            zip(ids, sample, origin["split"], origin["index"], rounded)]}
     return sheet, items, explorer
 
 
@@ -229,7 +234,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     source, partner = choose_pairs(labels, nearest_other_class(latents, labels, means), config.per_class, rng)
     a, b = labels[source], labels[partner]
     made = muddles(autoencoder, reader, latents[source], latents[partner], a, b, config)
-    pair_sheet, pair_items, readings = pair_gallery(made, dataset.test_images, source, partner, a, b, reader, judge)
+    pair_sheet, pair_items, readings = pair_gallery(made, dataset, source, partner, a, b, reader, judge)
     items += pair_items
     sample_sheet, sample_items, explorer = explorer_sample(latents, dataset, reader, judge, config.samples_per_class,
                                                            rng)

@@ -61,10 +61,10 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     tiles = images[picks]
     sheet = SpriteSheet("try-samples", tiles, columns=config.columns)
     sample_labels = [int(labels[i]) for i in picks]
-    items = scored_items(sheet, "try-sample", sample_labels, reader, judge, ids=[f"try-{i}" for i in picks])
+    items = scored_items(sheet, "try-sample", sample_labels, reader, judge, ids=dataset.test_origin.ids(picks))
     turned = rotate180(tiles)
     rotated_scores = {"reader": score(reader, turned), "judge": score(judge, turned)}
-    add_fields(items, index=picks,
+    add_fields(items, **dataset.test_origin.of(picks),
                rotated_reading=[{m: rotated_scores[m][n] for m in ("reader", "judge")} for n in range(len(picks))])
     return PageResult("try", items, [sheet], [], {"pool": len(labels)})
 

@@ -102,7 +102,8 @@ def _x_axis(ticks: Sequence[tuple[float, str]], label: str) -> list[str]:
     base = HEIGHT - BOTTOM
     parts = [f'<path class="axis" d="M{LEFT} {TOP}V{base}H{WIDTH - RIGHT}" fill="none" stroke="currentColor"/>']
     for px, name in ticks:
-        parts.append(f'<line class="axis" x1="{_n(px)}" x2="{_n(px)}" y1="{base}" y2="{base + 4}" stroke="currentColor"/>')
+        parts.append(f'<line class="axis" x1="{_n(px)}" x2="{_n(px)}" y1="{base}" y2="{base + 4}" '
+                     'stroke="currentColor"/>')
         parts.append(_text(px, base + 17, name, "tick"))
     if label:
         parts.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 8, label, "axis-label"))

