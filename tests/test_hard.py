@@ -76,6 +76,6 @@ def test_hard_page_manifest(quick_build):
             assert item["suggested"] != item["label"] and item["p_suggested"] > item["p_given"]
     html = (out / "hard.html").read_text()
     wrong = [i for i in manifest["items"] if i["kind"] == "misclassified"]
-    links = re.findall(r'<a href="#((?:train|test)-\d+)">', html)              # the confusion matrix's off-diagonal cells
+    links = re.findall(r'<a href="#((?:train|test)-\d+)">', html)  # the confusion matrix's cells
     assert links and len(links) == len({(i["label"], i["predicted"]) for i in wrong})
     assert all(f'id="{target}"' in html for target in links)
