@@ -74,6 +74,13 @@ def test_hard_page_manifest(quick_build):
             assert item["predicted"] == item["label"]
         if item["kind"] == "label-issue":
             assert item["suggested"] != item["label"] and item["p_suggested"] > item["p_given"]
+        if item["kind"] in ("misclassified", "test-label-issue"):        # every classifier's answer is shown
+            assert sorted(item["votes"]) == ["ensemble-k5", "ensemble-smooth", "ensemble-wide", "judge", "reader"]
+        if item["kind"] == "misclassified":
+            assert item["votes"]["reader"] == item["predicted"]
+        if item["kind"] == "test-label-issue":
+            assert item["suggested"] != item["label"] and item["id"] == f"label-{item['split']}-{item['index']}"
+            assert item["suggested"] in item["votes"].values()
     html = (out / "hard.html").read_text()
     wrong = [i for i in manifest["items"] if i["kind"] == "misclassified"]
     links = re.findall(r'<a href="#((?:train|test)-\d+)">', html)  # the confusion matrix's cells

@@ -46,7 +46,7 @@ PAGES: tuple[Page, ...] = (
     Page("classifier", "Classifier", "The reader and the judge: architectures, training curves, confusion matrices.",
          "classifier", ("reader", "judge", "ensemble", "autoencoder", "vae")),
     Page("hard", "Hard digits", "Every held-out digit the reader gets wrong, and training labels that look wrong.",
-         "hard", CLASSIFIERS),
+         "hard", ("reader", "judge", "ensemble")),
     Page("dreams", "Dreams", "What the reader imagines each digit looks like, from noise, from the mean, and improved.",
          "dreams", ("reader", "judge", "ensemble", "vae"), ("dream", "ablation", "identikit")),
     Page("ambiguous", "Ambiguous pairs", "A 10×10 grid of digits that read as one number upright and another upside "

@@ -27,6 +27,7 @@ class Config:
     cv_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=5, seed=11))   # each fold's reader
     cv_size: int | None = None                    # training digits covered (None: all)
     shown_label_issues: int = 40
+    shown_test_issues: int = 30       # held-out digits whose label every classifier together contradicts
     close_calls: int = 30
 
     def quick(self) -> Config:
@@ -52,7 +53,10 @@ def closest_calls(probs: np.ndarray, labels: np.ndarray, count: int) -> np.ndarr
 def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
     """Find the reader's mistakes, suspicious training labels and closest calls."""
     reader, judge = models.reader.module, models.judge.module
-    test_probs = predict_proba(reader, images_to_tensor(dataset.test_images))
+    classifiers = [models.reader, models.judge, *models.ensemble]
+    test_x = images_to_tensor(dataset.test_images)
+    every = {t.spec.name: predict_proba(t.module, test_x) for t in classifiers}
+    test_probs = every["reader"]
     labels = dataset.test_labels.astype(np.int64)
     wrong = misclassified(test_probs, labels)
     close = closest_calls(test_probs, labels, config.close_calls)
@@ -62,12 +66,19 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     ranked, suggested, thresholds = label_issues(oof, covered_labels)
     shown = ranked[:config.shown_label_issues]
 
+    test_ranked, test_suggested, _ = label_issues(np.mean(list(every.values()), axis=0), labels)
+    test_shown = test_ranked[:config.shown_test_issues]
+
+    def votes(positions: np.ndarray) -> list[dict[str, int]]:
+        return [{name: int(probs[i].argmax()) for name, probs in every.items()} for i in positions]
+
     wrong_sheet = SpriteSheet("hard-misclassified", dataset.test_images[wrong])
     close_sheet = SpriteSheet("hard-close-calls", dataset.test_images[close])
     issue_sheet = SpriteSheet("hard-label-issues", dataset.train_images[covered[shown]])
     items = add_fields(scored_items(wrong_sheet, "misclassified", labels[wrong].tolist(), reader, judge,
                                     ids=dataset.test_origin.ids(wrong)),
-                       **dataset.test_origin.of(wrong), predicted=test_probs[wrong].argmax(1).tolist())
+                       **dataset.test_origin.of(wrong), predicted=test_probs[wrong].argmax(1).tolist(),
+                       votes=votes(wrong))
     items += add_fields(scored_items(close_sheet, "close-call", labels[close].tolist(), reader, judge,
                                      ids=dataset.test_origin.ids(close)),
                         **dataset.test_origin.of(close), predicted=test_probs[close].argmax(1).tolist())
@@ -77,22 +88,30 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
                         suggested=suggested[shown].tolist(),
                         p_given=oof[shown, covered_labels[shown]].round(4).tolist(),
                         p_suggested=oof[shown, suggested[shown]].round(4).tolist())
+    test_sheet = SpriteSheet("hard-test-label-issues", dataset.test_images[test_shown])
+    items += add_fields(scored_items(test_sheet, "test-label-issue", labels[test_shown].tolist(), reader, judge,
+                                     ids=[f"label-{i}" for i in dataset.test_origin.ids(test_shown)]),
+                        **dataset.test_origin.of(test_shown), predicted=test_suggested[test_shown].tolist(),
+                        suggested=test_suggested[test_shown].tolist(), votes=votes(test_shown))
     data = {
         "test_size": len(labels), "confusion": confusion_matrix(labels, test_probs.argmax(1)).tolist(),
         "label_issue_count": len(ranked), "cv_size": len(covered), "cv_folds": config.folds,
         "cv_seconds": round(cv_seconds, 1), "cv_accuracy": round(float((oof.argmax(1) == covered_labels).mean()), 4),
         "thresholds": [round(float(t), 3) for t in thresholds], "full_mnist": dataset.name == "idx",
         "flagged_train_indices": dataset.train_origin.index[covered[ranked]].tolist(),
+        "test_issue_count": len(test_ranked), "voters": list(every),
     }
-    return PageResult("hard", items, [wrong_sheet, close_sheet, issue_sheet], [], data)
+    return PageResult("hard", items, [wrong_sheet, close_sheet, issue_sheet, test_sheet], [], data)
 
 
 def context(result: PageResult) -> dict:
     """Mistakes grouped by true digit, label issues, closest calls, and the confusion matrix linking to its digits."""
     data = result.data
     kinds = {kind: [i for i in result.items if i["kind"] == kind]
-             for kind in ("misclassified", "close-call", "label-issue")}
+             for kind in ("misclassified", "close-call", "label-issue", "test-label-issue")}
     wrong = kinds["misclassified"]
+    wrong = [{**i, "ensemble_votes": [d for name, d in i["votes"].items() if name.startswith("ensemble")]}
+             for i in wrong]
     groups = [{"digit": d, "digits": [i for i in wrong if i["label"] == d]} for d in range(10)]
     first_of_cell: dict[tuple[int, int], str] = {}
     for item in wrong:                                  # the confusion matrix's cells link to their first digit
@@ -105,6 +124,8 @@ def context(result: PageResult) -> dict:
         "judge_right": sum(i["scores"]["judge"]["predicted"] == i["label"] for i in wrong),
         "flagged_test_indices": [i["index"] for i in wrong],
         "label_issues": kinds["label-issue"], "close_calls": kinds["close-call"],
+        "test_issues": [{**i, "vote_list": [{"model": m, "digit": d} for m, d in i["votes"].items()]}
+                        for i in kinds["test-label-issue"]],
         "confusion_chart": charts.confusion_chart(
             "Reader's confusion matrix on held-out digits", matrix,
             links=lambda t, p: f"#{first_of_cell[t, p]}" if (t, p) in first_of_cell else None),
