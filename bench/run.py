@@ -75,8 +75,9 @@ def training_rows(cache: Path) -> list[str]:
         metric = meta["metrics"]
         score = (f"{metric['test_accuracy']:.2%}" if "test_accuracy" in metric
                  else f"MSE {metric['reconstruction_mse']:.4f}")
-        rows.append(f"| {meta['name']} | {meta['device']} | {meta['train']['epochs']} | "
-                    f"{meta['history']['seconds_per_epoch']:.2f} | {meta['seconds']:.0f} | {score} |")
+        history = meta["history"]
+        rows.append(f"| {meta['name']} | {meta['device']} | {history['epochs']} | {history['images_seen']:,} | "
+                    f"{history['seconds_per_epoch']:.2f} | {meta['seconds']:.0f} | {score} |")
     return rows
 
 
@@ -104,8 +105,8 @@ def main() -> None:
         f"The reader is **{ours / theirs:.1f}×** faster at "
         f"{count_flops(seed_net) / count_flops(reader):.1f}× fewer FLOPs.", "",
         "## Training (cold default build, CPU)", "",
-        "| model | device | epochs | s / epoch | total s | held-out |",
-        "| --- | --- | --- | --- | --- | --- |", *rows, "",
+        "| model | device | epochs | images seen | s / epoch | total s | held-out |",
+        "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
         "## Whole build on the embedded data", "",
         "| build | seconds |", "| --- | --- |",
         f"| cold cache (set-up excluded) | {cold:.0f} |", f"| warm, nothing changed | {warm:.1f} |",

@@ -112,3 +112,10 @@ def test_decoder_onnx_parity():
 def test_reader_onnx_is_small(tmp_path):
     data = onnx_bytes(networks.Reader().eval(), (1, 28, 28), "image", "logits")
     assert len(data) <= 500_000
+
+
+def test_epochs_follow_the_data_size():
+    config = TrainConfig(epochs=30)
+    assert [config.epochs_for(n) for n in (2_000, 8_000, 32_000, 60_000, 10**9)] == [30, 30, 15, 11, 1]
+    # images seen grow with the square root of the data: full MNIST costs ~2.7x the embedded 8,000, not 7.5x
+    assert 60_000 * config.epochs_for(60_000) / (8_000 * 30) == pytest.approx(2.75, abs=0.01)

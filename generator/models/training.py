@@ -15,12 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+REFERENCE_SIZE = 8_000      # the embedded split's training digits, for which recipes give their epochs
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run (hashed into the model cache key)."""
 
-    epochs: int
+    epochs: int                         # on up to REFERENCE_SIZE digits; more data gets fewer (``epochs_for``)
     batch_size: int = 128
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
@@ -28,7 +30,11 @@ class TrainConfig:
     label_smoothing: float = 0.0
     seed: int = 0
     train_limit: int | None = None      # train on a seeded random subset of N digits (quick builds)
-    clean_epochs: int = 0               # the last N epochs see un-augmented digits
+
+    def epochs_for(self, count: int) -> int:
+        """Epochs on ``count`` training digits: ``epochs`` up to REFERENCE_SIZE digits, then scaled by
+        sqrt(REFERENCE_SIZE / count), so the images seen grow with the square root of the data (60,000: 2.7×)."""
+        return max(1, round(self.epochs * min(1.0, math.sqrt(REFERENCE_SIZE / count))))
 
 
 @dataclass
@@ -41,6 +47,8 @@ class History:
     test_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
     seconds_per_epoch: float = 0.0
+    epochs: int = 0
+    images_seen: int = 0
 
 
 def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, zoom: float = 0.1,
@@ -113,7 +121,7 @@ def _setup(model: nn.Module, tensors: list[torch.Tensor], config: TrainConfig, d
         keep = torch.randperm(len(tensors[0]), generator=gen, device=device)[:config.train_limit]
         tensors = [t[keep] for t in tensors]
     model.to(device)
-    steps = config.epochs * math.ceil(len(tensors[0]) / config.batch_size)
+    steps = config.epochs_for(len(tensors[0])) * math.ceil(len(tensors[0]) / config.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=steps)
     return gen, tensors, optimizer, schedule
@@ -133,10 +141,11 @@ def _step(optimizer: torch.optim.Optimizer, schedule, loss: torch.Tensor) -> Non
     schedule.step()
 
 
-def _finish(model: nn.Module, history: History, started: float, epochs: int) -> History:
-    """Record the timing and leave the model in eval mode."""
+def _finish(model: nn.Module, history: History, started: float, epochs: int, count: int) -> History:
+    """Record the timing and the images seen, and leave the model in eval mode."""
     history.seconds = time.perf_counter() - started
     history.seconds_per_epoch = history.seconds / max(epochs, 1)
+    history.epochs, history.images_seen = epochs, epochs * count
     model.eval()
     return history
 
@@ -148,12 +157,12 @@ def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     gen, (x, y), optimizer, schedule = _setup(model, list(train), config, device)
     test_x, test_y = (t.to(device) for t in test)
     history, started = History(), time.perf_counter()
-    for epoch in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
+    epochs = config.epochs_for(len(x))
+    for _ in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
         model.train()
-        augmentation = "none" if epoch >= config.epochs - config.clean_epochs else config.augmentation
         loss_sum, correct = 0.0, 0
         for idx in _batches(len(x), config, gen):
-            logits = model(augment(x[idx], augmentation, gen))
+            logits = model(augment(x[idx], config.augmentation, gen))
             loss = F.cross_entropy(logits, y[idx], label_smoothing=config.label_smoothing)
             _step(optimizer, schedule, loss)
             loss_sum += loss.item() * len(idx)
@@ -163,7 +172,7 @@ def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         history.train_accuracy.append(correct / len(x))
         history.test_loss.append(test_loss)
         history.test_accuracy.append(test_accuracy)
-    return _finish(model, history, started, config.epochs)
+    return _finish(model, history, started, epochs, len(x))
 
 
 ReconstructionLoss = Callable[[nn.Module, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -191,7 +200,8 @@ def train_autoencoder(model: nn.Module, train: torch.Tensor, test: torch.Tensor,
     gen, (x,), optimizer, schedule = _setup(model, [train], config, device)
     test_x = test.to(device)
     history, started = History(), time.perf_counter()
-    for _ in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
+    epochs = config.epochs_for(len(x))
+    for _ in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
         model.train()
         mse_sum = 0.0
         for idx in _batches(len(x), config, gen):
@@ -201,7 +211,7 @@ def train_autoencoder(model: nn.Module, train: torch.Tensor, test: torch.Tensor,
             mse_sum += F.mse_loss(output, batch, reduction="sum").item() / 784
         history.train_loss.append(mse_sum / len(x))
         history.test_loss.append(reconstruction_error(model, test_x))
-    return _finish(model, history, started, config.epochs)
+    return _finish(model, history, started, epochs, len(x))
 
 
 def reconstruction_error(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> float:

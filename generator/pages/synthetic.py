@@ -164,7 +164,7 @@ def retrain(models: Models, dataset: Dataset, mined: tuple[np.ndarray, np.ndarra
                                "reader + mined")
     module.cpu().eval()
     loss, accuracy = evaluate(module, *test)
-    meta = {"seconds": round(time.perf_counter() - started, 1), "device": build.device, "epochs": config.epochs,
+    meta = {"seconds": round(time.perf_counter() - started, 1), "device": build.device, "epochs": history.epochs,
             "train_size": int(len(y)), "mined": int(len(mined[1])), "test_accuracy": accuracy, "test_loss": loss,
             "history": asdict(history), "settings": settings}
     if entry is not None:
