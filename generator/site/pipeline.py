@@ -21,7 +21,7 @@ from generator.errors import InputError
 from generator.models.export import export_checked
 from generator.models.table import Models, cache_key, get_models, resolve_device
 from generator.pages import DOWNLOADS, GALLERIES, HOME, Page
-from generator.site.downloads import dataset, npz_bytes
+from generator.site.downloads import dataset as download_arrays, npz_bytes
 from generator.site.results import MODEL_FILES, BuildInfo, PageResult
 from generator.site.writer import assemble, remove_leftovers, vendor_files
 
@@ -186,7 +186,7 @@ def build_locked(settings: Settings, device: torch.device) -> Summary:
     made = {page.name: run_page(page, models, dataset, settings, summary) for page in GALLERIES}
     results = {name: result for name, (result, _) in made.items()}
     results[HOME.name] = HOME.load().run(results)
-    downloads = {page.name: dataset(results[page.name], page.download, models.reader.module, models.judge.module)
+    downloads = {page.name: download_arrays(results[page.name], page.download, models.reader.module, models.judge.module)
                  for page in GALLERIES if page.download}
     blobs = {f"downloads/{name}.npz": npz_bytes(arrays) for name, arrays in downloads.items()}
     results[DOWNLOADS.name] = DOWNLOADS.load().run(
