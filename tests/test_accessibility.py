@@ -82,3 +82,35 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, served_site, page_name):
     finally:
         context.close()
     assert widths[0] <= widths[1], f"{page_name}.html lays out {widths[0]} px in a {widths[1]} px window: {wide}"
+
+
+def touch(cdp, kind: str, x: float, y: float) -> None:
+    """One touch event through Chromium's input pipeline (as a finger: it would scroll the page if allowed to)."""
+    points = [] if kind == "touchEnd" else [{"x": x, "y": y, "id": 1, "radiusX": 4, "radiusY": 4, "force": 1}]
+    cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+
+def test_the_pad_draws_with_a_finger_without_scrolling_the_page(browser, served_site):
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(served_site + "try.html", wait_until="networkidle")
+        page.evaluate("() => window.digitDreams.ready")
+        pad = page.locator("#pad")
+        pad.scroll_into_view_if_needed()
+        page.evaluate("() => window.scrollBy(0, 40)")          # room to scroll both ways
+        before = page.evaluate("() => window.scrollY")
+        box = pad.bounding_box()
+        assert before > 0 and box["y"] >= 0
+        cdp = context.new_cdp_session(page)
+        x, top, bottom = box["x"] + box["width"] / 2, box["y"] + 0.15 * box["height"], box["y"] + 0.85 * box["height"]
+        touch(cdp, "touchStart", x, top)
+        for k in range(1, 21):                                  # a vertical stroke downwards: a 1
+            touch(cdp, "touchMove", x, top + (bottom - top) * k / 20)
+        touch(cdp, "touchEnd", x, bottom)
+        page.evaluate("() => window.digitDreams.idle()")
+        assert page.evaluate("() => getComputedStyle(document.querySelector('#pad')).touchAction") == "none"
+        assert page.evaluate("() => window.scrollY") == before, "drawing on the pad scrolled the page"
+        assert page.get_attribute("#prediction-upright", "data-digit") != "", "the stroke was not drawn and read"
+    finally:
+        context.close()
