@@ -115,7 +115,7 @@ def measure(site_dir: Path, runs: int = 1, keep: Path | None = None) -> list[str
         for name, lhr in kept.items():
             (keep / f"{name}.json").write_text(json.dumps(lhr))
     first = next(iter(kept.values()))
-    chrome = first["environment"]["hostUserAgent"].split("Chrome/")[-1].split()[0]
+    chrome = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.split()[1]
     how_many = f"the median by performance of {runs} runs" if runs > 1 else "one run"
     lines = [
         f"## Lighthouse {first['lighthouseVersion']}: every page (headless Chromium {chrome}, desktop preset, "
