@@ -76,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", type=Path, metavar="FILE.npz", help="where to write the digits (required)")
     synth.add_argument("--sheet", type=Path, metavar="FILE.png",
                        help="also write a contact sheet of the first 200 digits")
+    top.set_defaults(subcommands={"build": build, "classify": classify, "synth": synth})
     return top
 
 
@@ -162,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*SUBCOMMANDS, "-h", "--help"):
         argv.insert(0, "build")
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra:       # the subcommand names them, as Python >= 3.12 does (3.11's top-level parser would)
+        args.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         commands = {"build": run_build, "classify": run_classify, "synth": run_synth}
         return commands[args.command](args)

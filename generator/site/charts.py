@@ -1,7 +1,7 @@
 """Inline SVG charts as strings: bar chart, histogram, line chart, heat map, scatter plot.
 
 Each chart is one ``<svg>`` element with a ``viewBox`` (no fixed size: CSS sets the width),
-``role="img"``, ``aria-label`` and ``<title>``; no ``style=`` attributes, no scripts, no
+``role="img"`` (``role="group"`` for a heat map with links: an image may hold no links), ``aria-label`` and ``<title>``; no ``style=`` attributes, no scripts, no
 external references (not even ``xmlns``: inline SVG in HTML needs none), so it passes a
 strict Content-Security-Policy. Axes and text use ``currentColor`` (light and dark mode).
 Data colours are presentation attributes (``fill``/``stroke``) that the site CSS may override.
@@ -48,11 +48,11 @@ def _n(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _svg(width: float, height: float, title: str, body: list[str]) -> str:
-    """Wrap chart elements in the accessible ``<svg>`` root."""
+def _svg(width: float, height: float, title: str, body: list[str], role: str = "img") -> str:
+    """Wrap chart elements in the accessible ``<svg>`` root (``role="group"`` when it holds links or controls)."""
     label = escape(title)
     return (
-        f'<svg class="chart" viewBox="0 0 {_n(width)} {_n(height)}" role="img" aria-label="{label}" '
+        f'<svg class="chart" viewBox="0 0 {_n(width)} {_n(height)}" role="{role}" aria-label="{label}" '
         f'font-size="12" font-family="sans-serif"><title>{label}</title>{"".join(body)}</svg>'
     )
 
@@ -228,6 +228,7 @@ def heatmap(matrix: np.ndarray, title: str, *, row_labels: Sequence[str], col_la
     if row_title:
         mid = top + rows * CELL / 2
         body.append(_text(14, mid, row_title, "axis-label", extra=f' transform="rotate(-90 14 {_n(mid)})"'))
+    linked = False
     for i in range(rows):
         for j in range(cols):
             value = matrix[i, j]
@@ -236,7 +237,8 @@ def heatmap(matrix: np.ndarray, title: str, *, row_labels: Sequence[str], col_la
             cell = _cell(left + j * CELL, top + i * CELL, colours[i, j], text, tip, annotate)
             href = links(i, j) if links else None
             body.append(f'<a href="{escape(href)}">{cell}</a>' if href else cell)
-    return _svg(width, height, title, body)
+            linked = linked or bool(href)
+    return _svg(width, height, title, body, role="group" if linked else "img")
 
 
 def scatter(points: np.ndarray, groups: Sequence[int], title: str, *, group_names: Sequence[str] = (),

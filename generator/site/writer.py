@@ -14,7 +14,9 @@ from generator.site.images import save_png, sprite_sheet
 from generator.site.results import PageResult
 
 STATIC_DIR = "static"
-ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")  # WASM-only runtime
+# The WASM-only onnxruntime-web build, and the source map that ort.wasm.min.js names (the package ships none for the
+# Emscripten glue ort-wasm-simd-threaded.mjs, and a .wasm has no JavaScript source).
+ORT_FILES = ("ort.wasm.min.js", "ort.wasm.min.js.map", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 
 
 def vendor_files(node_modules: Path) -> dict[str, Path]:

@@ -1,5 +1,5 @@
 /* Digit Dreams — Muddle explorer: pick two held-out digits, slide between their latent vectors, and watch the
-   autoencoder's decoder draw the mix and the reader read it, live (onnxruntime-web, WASM, one thread).
+   autoencoder's decoder draw the mix and the reader read it, live (onnxruntime-web, WASM, one thread, in a worker).
    No inline scripts or handlers: everything is wired up here. Needs static/ort-runtime.js (window.DigitRuntime).
 
    Automation / test API on window.muddle:
@@ -138,7 +138,7 @@
   });
 
   ready.then(({ loadMs }) => {
-    status.textContent = `Decoder and reader ready in ${Math.round(loadMs)} ms (onnxruntime-web, WebAssembly, one thread).`;
+    status.textContent = `Decoder and reader ready in ${Math.round(loadMs)} ms (onnxruntime-web, WebAssembly in a worker, one thread).`;
     status.dataset.state = "ready";
     refresh();
   }, (error) => {

@@ -5,13 +5,17 @@
      SIZE                          28
      loadSession(url)              Promise<{session, modelBytes, loadMs, readyAt}>: fetch an ONNX file (relative URL)
                                    and create an onnxruntime-web session: WebAssembly only, one thread
-                                   (GitHub Pages is not cross-origin isolated), ort.env.wasm.wasmPaths left unset
+                                   (GitHub Pages is not cross-origin isolated), ort.env.wasm.wasmPaths left unset,
+                                   in onnxruntime-web's proxy worker (ort.env.wasm.proxy): the WebAssembly compiles
+                                   and runs off the main thread, so the page never stalls on it. The worker is
+                                   vendor/ort.wasm.min.js itself, loaded from the site (CSP worker-src 'self').
      version()                     the onnxruntime-web version string
      createQueue()                 a new queue: enqueue(task) runs task() once every earlier task has settled,
                                    -> Promise of task's result (a failed task does not stop the queue)
      enqueue(task)                 the page's one queue: one inference at a time
      run(session, values, shape)   on that queue: one float32 input (values, shape) through session (or a promise of
-                                   one) -> Promise<{data, ms}>: the first output's data and the run's milliseconds
+                                   one) -> Promise<{data, ms}>: the first output's data and the run's milliseconds;
+                                   values are copied (the proxy transfers the input buffer to its worker)
      softmax(logits)               number[] of probabilities (max-shifted, float64)
      argmax(values)                index of the first largest value
      latest(work, options)         latest-input scheduler: {request(input), hold(promise), idle(), busy}; see below
@@ -29,6 +33,7 @@
   function configure() {
     if (typeof ort === "undefined") throw new Error("onnxruntime-web did not load");
     ort.env.wasm.numThreads = 1;         // GitHub Pages is not cross-origin isolated; wasmPaths left unset
+    ort.env.wasm.proxy = true;           // WebAssembly compiled and run in onnxruntime-web's own worker
   }
 
   async function loadSession(url) {
@@ -37,9 +42,10 @@
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
+    const modelBytes = bytes.length;     // read first: the proxy transfers the buffer to its worker
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
     const readyAt = performance.now();
-    return { session, modelBytes: bytes.length, loadMs: readyAt - started, readyAt };
+    return { session, modelBytes, loadMs: readyAt - started, readyAt };
   }
 
   function version() {
@@ -62,7 +68,8 @@
   function run(session, values, shape) {
     return enqueue(async () => {
       const model = await session;
-      const feeds = { [model.inputNames[0]]: new ort.Tensor("float32", values, shape) };
+      // A copy: the proxy transfers the input's buffer to its worker, and the caller may still need the values.
+      const feeds = { [model.inputNames[0]]: new ort.Tensor("float32", Float32Array.from(values), shape) };
       const started = performance.now();
       const outputs = await model.run(feeds);
       const ms = performance.now() - started;

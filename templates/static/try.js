@@ -1,4 +1,4 @@
-/* Digit Dreams — "Try it": draw a digit; the reader (onnxruntime-web, WASM, one thread) reads it
+/* Digit Dreams — "Try it": draw a digit; the reader (onnxruntime-web, WASM, one thread, in a worker) reads it
    as drawn and rotated 180°, live. No inline scripts or handlers: everything is wired up here.
    Needs static/ort-runtime.js (window.DigitRuntime: session, run queue, scheduling, painting) and
    static/preprocess.js (window.DigitPreprocess: the MNIST-style preprocessing), loaded before it.
@@ -405,7 +405,7 @@
   status.textContent = "Loading the reader (onnxruntime-web, WebAssembly)…";
   status.dataset.state = "loading";
   ready.then(({ loadMs, modelBytes, version }) => {
-    status.textContent = `Reader ready in ${Math.round(loadMs)} ms (${(modelBytes / 1024).toFixed(0)} KB model, onnxruntime-web ${version}, WebAssembly, one thread).`;
+    status.textContent = `Reader ready in ${Math.round(loadMs)} ms (${(modelBytes / 1024).toFixed(0)} KB model, onnxruntime-web ${version}, WebAssembly in a worker, one thread).`;
     status.dataset.state = "ready";
     if (inked) requestRead();
   }, (error) => {
