@@ -268,7 +268,10 @@ def context(result: PageResult) -> dict:
     return {
         **data, "methods": METHODS,
         "pairs_by_digit": [{"digit": d, "pairs": [p for p in pairs if p["a"] == d]} for d in range(10)],
-        "best": best[:10], "reconstructions": [i for i in items if i["kind"] == "reconstruction"],
+        "best": best[:10], "reconstructions": (recon := [i for i in items if i["kind"] == "reconstruction"]),
+        "reconstruction_shown": len(recon) // 2,
+        "ends": [{"end": end, "title": title, "selected": data["explorer"]["default"][k]}
+                 for k, (end, title) in enumerate((("a", "From"), ("b", "To")))],
         "explorer": {**data["explorer"], "decoder": MODEL_FILES["decoder"], "reader": MODEL_FILES["reader"]},
         "map_points": len(data["map"]["labels"]), "explained_total": sum(explained[:2]), "other_dims": latent - 2,
         "means_chart": charts.heatmap(means, "Mean latent vector of each class (training digits)", row_labels=digits,

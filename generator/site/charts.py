@@ -1,10 +1,10 @@
 """Inline SVG charts as strings: bar chart, histogram, line chart, heat map, scatter plot.
 
-Each chart is one ``<svg>`` element with a ``viewBox`` (no fixed size: CSS sets the width),
-``role="img"`` (``role="group"`` for a heat map with links: an image may hold no links), ``aria-label`` and ``<title>``; no ``style=`` attributes, no scripts, no
-external references (not even ``xmlns``: inline SVG in HTML needs none), so it passes a
-strict Content-Security-Policy. Axes and text use ``currentColor`` (light and dark mode).
-Data colours are presentation attributes (``fill``/``stroke``) that the site CSS may override.
+Each chart is one ``<svg>`` element with a ``viewBox`` (no fixed size: CSS sets the width), ``role="img"``
+(``role="group"`` for a heat map with links: an image may hold no links), ``aria-label`` and ``<title>``; no
+``style=`` attributes, no scripts, no external references (not even ``xmlns``: inline SVG in HTML needs none), so it
+passes a strict Content-Security-Policy. Axes and text use ``currentColor`` (light and dark mode). Data colours are
+presentation attributes (``fill``/``stroke``) that the site CSS may override.
 
 Class names for the site stylesheet:
     chart       the ``<svg>`` root
