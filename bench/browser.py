@@ -12,15 +12,14 @@ Standalone: ``python bench/browser.py site/``.
 """
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import statistics
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+from serving import SUB_PATH, serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,7 +27,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 WASM = "vendor/ort-wasm-simd-threaded.wasm"
 RUNS = 100
 WARM_UP = 10
-SUB_PATH = "repo"
 
 # In the page: RUNS readings of varied digit-like tensors through the page's own classify28.
 LATENCY_JS = """async ([runs, warmUp]) => {
@@ -57,17 +55,6 @@ LATENCY_JS = """async ([runs, warmUp]) => {
 }"""
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-def _serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/{SUB_PATH}/"
-
-
 def _gzipped(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9, mtime=0))
 
@@ -90,7 +77,7 @@ def measure(site_dir: Path) -> list[str]:
         raise FileNotFoundError(f"{site_dir}: no try.html; build the site first")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / SUB_PATH).symlink_to(site_dir, target_is_directory=True)
-        server, base = _serve(Path(tmp))
+        server, base = serve(Path(tmp))
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -13,45 +13,27 @@ Standalone: ``python bench/lighthouse.py site/ [--runs N] [--json DIR]`` (``--js
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
-from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from serving import SUB_PATH, serve  # noqa: E402  (bench/ is on the path when run as a script)
 
 from generator.pages import PAGES  # noqa: E402
 
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
 CHROMIUM = "/usr/bin/chromium"
-SUB_PATH = "repo"
 CATEGORIES = {"performance": "performance", "accessibility": "accessibility", "best-practices": "best practices",
               "seo": "SEO"}
 METRICS = {"first-contentful-paint": "FCP", "largest-contentful-paint": "LCP", "total-blocking-time": "TBT",
            "cumulative-layout-shift": "CLS", "speed-index": "speed index"}
 TIMEOUT_S = 300
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                                                ".map": "application/json", ".mjs": "text/javascript",
-                                                ".wasm": "application/wasm"}
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def _serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/{SUB_PATH}/"
 
 
 def run_lighthouse(url: str, report: Path) -> dict:
@@ -99,7 +81,7 @@ def measure(site_dir: Path, runs: int = 1, keep: Path | None = None) -> list[str
     kept: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / SUB_PATH).symlink_to(site_dir, target_is_directory=True)
-        server, base = _serve(Path(tmp))
+        server, base = serve(Path(tmp))
         try:
             for page in PAGES:
                 reports = []
