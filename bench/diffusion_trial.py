@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Trial of the flow-matching denoiser (not run by the tests): train on the embedded data's training digits within
-a CPU budget, sample 100 digits per class, and report how the build's reader and ensemble read them.
+a CPU budget, sample 100 digits per class, and report how the build's reader and ensemble read them (and, for
+reference, the real test digits).
 
 The judge is never loaded. The reader and the ensemble come from a default build's weights (``--weights``, read
 only: each file's recipe and checksum are checked, then its test accuracy on this data against its record) or,
 when none fits, from a quick build trained into a temporary folder. Writes ``results.json``, a contact sheet of
-the samples and one of visual anagrams into ``--out``.
+the samples, one of visual anagrams and the denoiser's weights into ``--out``.
 
     .venv/bin/python bench/diffusion_trial.py --images 100000 --threads 1
 """
@@ -18,11 +19,12 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,9 +130,28 @@ def reading(probs: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def score(samples: torch.Tensor, labels: np.ndarray, reader: nn.Module, ensemble: list[nn.Module]) -> dict:
-    """How the reader and the ensemble (its members' mean probabilities) read the samples as their labels."""
+    """How the reader and the ensemble (its members' mean probabilities) read the samples as their labels, and
+    their stray ink."""
     ensemble_probs = np.mean([predict_proba(m, samples) for m in ensemble], axis=0)
-    return {"reader": reading(predict_proba(reader, samples), labels), "ensemble": reading(ensemble_probs, labels)}
+    return {"reader": reading(predict_proba(reader, samples), labels), "ensemble": reading(ensemble_probs, labels),
+            "stray_ink": stray_ink(samples)}
+
+
+def stray_ink(images: torch.Tensor, threshold: float = 0.5) -> float:
+    """Mean fraction of ink pixels (> ``threshold``) of images [N,1,28,28] outside each image's largest
+    8-connected stroke: 0 for one unbroken pen stroke, more for specks and broken strokes."""
+    ink = images > threshold
+    ids = torch.arange(1, 785, dtype=torch.float32).view(1, 1, 28, 28) * ink
+    while True:
+        spread = F.max_pool2d(ids, 3, stride=1, padding=1) * ink
+        if torch.equal(spread, ids):
+            break
+        ids = spread
+    fractions = []
+    for image in ids.flatten(1):
+        counts = torch.unique(image[image > 0], return_counts=True)[1]
+        fractions.append(1 - counts.max().item() / counts.sum().item() if len(counts) else 0.0)
+    return round(float(np.mean(fractions)), 4)
 
 
 def anagram_sheet(model: Denoiser, sampler: SamplerConfig, path: Path, seed: int) -> dict:
@@ -162,19 +183,25 @@ def main() -> None:
     sampling_seconds = time.perf_counter() - started
     tiles = to_uint8(samples[:, 0].numpy()).reshape(10, PER_CLASS, 28, 28)[:, :20].reshape(-1, 28, 28)
     save_png(args.out / "samples.png", sprite_sheet(tiles, 20))
+    plain_labels = np.repeat(np.arange(10), PER_CLASS // 2)
+    plain = sample(model, torch.from_numpy(plain_labels), replace(sampler, guidance=1.0), args.seed + 3)
     anagrams = anagram_sheet(model, sampler, args.out / "anagrams.png", args.seed + 2)
     anagram_scores = {"upright": score(anagrams["images"], anagrams["upright"].numpy(), reader, ensemble),
                       "turned": score(torch.flip(anagrams["images"], dims=(-2, -1)), anagrams["turned"].numpy(),
                                       reader, ensemble)}
-    _, onnx_diff = export_denoiser(model)
+    torch.save(model.state_dict(), args.out / "denoiser.pt")
+    onnx_data, onnx_diff = export_denoiser(model)
     results = {
         "config": asdict(config), "widths": args.widths, "attention": not args.no_attention,
         "sampler": asdict(sampler), "threads": args.threads, "classifiers": source, **facts,
         "network_calls_per_digit": network_calls(sampler),
         "sampling_seconds_per_100": round(sampling_seconds * 100 / len(labels), 2),
         "samples": score(samples, labels, reader, ensemble),
+        "samples_without_guidance": score(plain, plain_labels, reader, ensemble),
         "anagram_seconds": anagrams["seconds"], "anagram_reading": anagram_scores,
-        "onnx_parity": onnx_diff,
+        "onnx_parity": onnx_diff, "onnx_bytes": len(onnx_data),
+        "real_test_digits": score(images_to_tensor(dataset.test_images), dataset.test_labels.astype(np.int64),
+                                  reader, ensemble),
     }
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -25,7 +25,8 @@ from generator.models.training import augment
 class DiffusionConfig:
     """Everything that decides a denoiser's training run (printable with ``dataclasses.asdict``)."""
 
-    images: int = 60_000                # images seen in all (steps = ceil(images / batch_size))
+    images: int = 60_000                # images to see: ceil(images / batch_size) steps (an epoch's last batch
+                                        # may be smaller, so a few less are seen)
     batch_size: int = 128
     learning_rate: float = 3e-3         # the one-cycle schedule's peak
     weight_decay: float = 1e-4
@@ -85,7 +86,8 @@ class Ema:
         """Move the average towards the model's current parameters."""
         self.step += 1
         decay = min(self.decay, (1 + self.step) / (10 + self.step))
-        torch._foreach_lerp_(self.params, [p.detach() for p in model.parameters()], 1 - decay)
+        for average, current in zip(self.params, model.parameters()):
+            average.lerp_(current.detach(), 1 - decay)
 
     def copy_to(self, model: nn.Module) -> None:
         """Overwrite the model's parameters with the average."""
