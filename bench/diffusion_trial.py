@@ -55,7 +55,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--time-sampling", default=DiffusionConfig.time_sampling)
     parser.add_argument("--ema-decay", type=float, default=DiffusionConfig.ema_decay)
     parser.add_argument("--augmentation", default=DiffusionConfig.augmentation)
-    parser.add_argument("--widths", type=int, nargs=3, default=(16, 32, 64))
+    parser.add_argument("--widths", type=int, nargs=3, default=(16, 24, 64))
     parser.add_argument("--no-attention", action="store_true")
     parser.add_argument("--steps", type=int, default=SamplerConfig.steps)
     parser.add_argument("--guidance", type=float, default=SamplerConfig.guidance)

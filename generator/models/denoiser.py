@@ -6,8 +6,8 @@ noise and t = 1 a clean digit. The class label is 0–9, or ``NULL_CLASS`` (10) 
 uses for label dropout so that one network gives both velocities of classifier-free guidance.
 
 The U-Net works at 28, 14 and 7 px; every residual block adds a per-channel bias made from the sum of a
-sinusoidal time embedding and a learned class embedding. About 0.4 M parameters and 40 MFLOP per image with the
-default widths (``count_flops``).
+sinusoidal time embedding and a learned class embedding. With the default widths (16, 24, 64): 0.25 M parameters
+and 51 MFLOP per image (``count_flops``).
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ class Denoiser(nn.Module):
     way up (on the skip concatenated with the upsampled map), a middle block with self-attention at 7 px.
     """
 
-    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), emb_dim: int = 64,
+    def __init__(self, widths: tuple[int, int, int] = (16, 24, 64), emb_dim: int = 64,
                  attention: bool = True) -> None:
         super().__init__()
         w1, w2, w3 = widths
@@ -100,6 +100,7 @@ class Denoiser(nn.Module):
         self.up1 = nn.ConvTranspose2d(w2, w1, 2, stride=2)
         self.dec1 = ResBlock(2 * w1, w1, emb_dim)
         self.head = nn.Sequential(norm(w1), nn.SiLU(), nn.Conv2d(w1, 1, 3, padding=1))
+        self.to(memory_format=torch.channels_last)     # oneDNN's faster layout on CPU; loaded weights keep it
 
     def embed(self, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """Time [N] in [0, 1] and labels [N] (0–10) -> the blocks' conditioning [N, emb_dim]."""
