@@ -1,0 +1,112 @@
+"""Euler sampling of the flow-matching denoiser: classifier-free guidance, visual anagrams and SDEdit starts.
+
+The denoiser predicts the velocity ``v(x, t, label)`` of the path ``x_t = (1 - t) * noise + t * digit``; the
+sampler integrates ``dx/dt = v`` from noise at t = 0 (or a re-noised image at ``start_time``) to a digit at
+t = 1 with uniform Euler steps. Guidance ``w`` mixes the conditional and the "no class" velocity,
+``v = v_uncond + w * (v_cond - v_uncond)`` (w = 1: the conditional velocity alone; w = 0: the unconditional).
+
+Visual anagrams (Geng, Park & Owens 2024): each step averages the guided velocity of the image read as digit i
+and, turned 180°, that of the turned image read as digit j, turned back; the result reads as i upright and as j
+upside down. Every random number comes from one seeded ``torch.Generator``, drawn before any batching, so a
+seed gives the same digits whatever the batch size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from generator.models.denoiser import NULL_CLASS
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """The knobs of one sampling run."""
+
+    steps: int = 28                 # Euler steps over the whole path [0, 1]
+    guidance: float = 3.5           # w of classifier-free guidance
+    unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
+    start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
+    batch_size: int = 256           # images per network call (a call holds 2 or 4 × as many rows)
+
+
+def generator_for(seed: int | torch.Generator) -> torch.Generator:
+    """A CPU generator: ``seed`` itself when it is one, else a new one seeded with it."""
+    return seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(seed)
+
+
+def draw_noise(count: int, seed: int | torch.Generator) -> torch.Tensor:
+    """Standard normal noise [count, 1, 28, 28] from the seed."""
+    return torch.randn(count, 1, 28, 28, generator=generator_for(seed))
+
+
+def guided_velocity(model: nn.Module, x: torch.Tensor, t: float, labels: torch.Tensor,
+                    guidance: float) -> torch.Tensor:
+    """Velocity [N,1,28,28] of images ``x`` at time ``t`` for ``labels`` [N] (0–10) with guidance ``guidance``;
+    one network call on 2N rows (conditional and "no class"), or N rows when ``guidance`` is 1."""
+    n = x.shape[0]
+    times = torch.full((n,), float(t))
+    if guidance == 1.0:
+        return model(x, times, labels)
+    null = torch.full_like(labels, NULL_CLASS)
+    both = model(torch.cat([x, x]), torch.cat([times, times]), torch.cat([labels, null]))
+    cond, uncond = both[:n], both[n:]
+    return uncond + guidance * (cond - uncond)
+
+
+def anagram_velocity(model: nn.Module, x: torch.Tensor, t: float, upright: torch.Tensor, turned: torch.Tensor,
+                     guidance: float) -> torch.Tensor:
+    """Mean of the guided velocity of ``x`` as ``upright`` [N] and, turned back, of ``x`` turned 180° as
+    ``turned`` [N]; one network call on the two views (2N or 4N rows)."""
+    n = x.shape[0]
+    both = guided_velocity(model, torch.cat([x, torch.flip(x, dims=(-2, -1))]), t, torch.cat([upright, turned]),
+                           guidance)
+    return 0.5 * (both[:n] + torch.flip(both[n:], dims=(-2, -1)))
+
+
+def euler(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, turned: torch.Tensor | None,
+          config: SamplerConfig) -> torch.Tensor:
+    """Integrate from ``x`` [N,1,28,28] at ``config.start_time`` to t = 1 in ``round(steps * (1 - t0))`` (at
+    least 1) uniform steps, the last ``unguided_steps`` of them with w = 1. Returns the images at t = 1."""
+    count = max(1, round(config.steps * (1 - config.start_time)))
+    dt = (1 - config.start_time) / count
+    for step in range(count):
+        t = config.start_time + step * dt
+        w = 1.0 if step >= count - config.unguided_steps else config.guidance
+        v = (guided_velocity(model, x, t, labels, w) if turned is None
+             else anagram_velocity(model, x, t, labels, turned, w))
+        x = x + dt * v
+    return x
+
+
+def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: int | torch.Generator, *,
+           turned: torch.Tensor | None = None, init: torch.Tensor | None = None,
+           noise: torch.Tensor | None = None) -> torch.Tensor:
+    """Digits [N,1,28,28] in [0, 1] (clamped) for ``labels`` [N] (0–9, or NULL_CLASS for unconditional).
+
+    ``turned`` [N]: visual anagrams that read as ``labels`` upright and ``turned`` upside down. ``init``
+    [N,1,28,28]: the images an SDEdit start re-noises (needed when ``config.start_time`` > 0). ``noise``: the
+    starting noise, else drawn from ``seed``.
+    """
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    noise = draw_noise(len(labels), seed) if noise is None else noise
+    if config.start_time > 0:
+        if init is None:
+            raise ValueError("an SDEdit start (start_time > 0) needs the init images")
+        noise = (1 - config.start_time) * noise + config.start_time * init
+    model.eval()
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(labels), config.batch_size):
+            part = slice(start, start + config.batch_size)
+            parts.append(euler(model, noise[part], labels[part], None if turned is None else turned[part], config))
+    return torch.cat(parts).clamp(0, 1) if parts else noise.clamp(0, 1)
+
+
+def network_calls(config: SamplerConfig, anagram: bool = False) -> int:
+    """Forward passes per image of one sampling run (for timing and FLOP budgets)."""
+    count = max(1, round(config.steps * (1 - config.start_time)))
+    guided = count - min(config.unguided_steps, count)
+    per_view = guided * (1 if config.guidance == 1.0 else 2) + (count - guided)
+    return per_view * (2 if anagram else 1)
