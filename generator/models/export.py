@@ -29,7 +29,11 @@ def onnx_bytes(model: nn.Module, input_shape: tuple[int, ...], input_name: str, 
             opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
             dynamic_shapes=({0: torch.export.Dim("batch")},),
         )
-    proto = program.model_proto
+    return checked_bytes(program.model_proto)
+
+
+def checked_bytes(proto: onnx.ModelProto) -> bytes:
+    """A checked, self-contained ONNX file's bytes, with its IR version capped for onnxruntime(-web) 1.30."""
     proto.ir_version = min(proto.ir_version, MAX_IR_VERSION)
     onnx.checker.check_model(proto)
     buffer = io.BytesIO()

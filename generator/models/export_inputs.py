@@ -2,16 +2,14 @@
 file each, with the same opset, IR version cap and parity tolerance as ``export.py``."""
 from __future__ import annotations
 
-import io
 import warnings
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
 
-from generator.models.export import MAX_IR_VERSION, OPSET, PARITY_TOLERANCE
+from generator.models.export import OPSET, PARITY_TOLERANCE, checked_bytes
 
 
 def onnx_bytes_inputs(model: nn.Module, examples: dict[str, torch.Tensor], output_name: str) -> bytes:
@@ -26,12 +24,7 @@ def onnx_bytes_inputs(model: nn.Module, examples: dict[str, torch.Tensor], outpu
             opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
             dynamic_shapes=tuple({0: batch} for _ in examples),
         )
-    proto = program.model_proto
-    proto.ir_version = min(proto.ir_version, MAX_IR_VERSION)
-    onnx.checker.check_model(proto)
-    buffer = io.BytesIO()
-    onnx.save_model(proto, buffer)
-    return buffer.getvalue()
+    return checked_bytes(program.model_proto)
 
 
 def parity_inputs(model: nn.Module, model_bytes: bytes, inputs: dict[str, np.ndarray]) -> float:
