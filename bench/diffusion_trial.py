@@ -8,7 +8,7 @@ only: each file's recipe and checksum are checked, then its test accuracy on thi
 when none fits, from a quick build trained into a temporary folder. Writes ``results.json``, a contact sheet of
 the samples, one of visual anagrams and the denoiser's weights into ``--out``.
 
-    .venv/bin/python bench/diffusion_trial.py --images 100000 --threads 1
+    .venv/bin/python bench/diffusion_trial.py --threads 2     # --threads 1 when another job holds a core
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from generator.models.denoiser import NULL_CLASS
 class SamplerConfig:
     """The knobs of one sampling run."""
 
-    steps: int = 28                 # Euler steps over the whole path [0, 1]
+    steps: int = 25                 # Euler steps over the whole path [0, 1]
     guidance: float = 3.5           # w of classifier-free guidance
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
@@ -90,18 +90,18 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
     starting noise, else drawn from ``seed``.
     """
     labels = torch.as_tensor(labels, dtype=torch.long)
-    noise = draw_noise(len(labels), seed) if noise is None else noise
+    x_start = draw_noise(len(labels), seed) if noise is None else noise
     if config.start_time > 0:
         if init is None:
             raise ValueError("an SDEdit start (start_time > 0) needs the init images")
-        noise = (1 - config.start_time) * noise + config.start_time * init
+        x_start = (1 - config.start_time) * x_start + config.start_time * init
     model.eval()
     parts = []
     with torch.inference_mode():
         for start in range(0, len(labels), config.batch_size):
             part = slice(start, start + config.batch_size)
-            parts.append(euler(model, noise[part], labels[part], None if turned is None else turned[part], config))
-    return torch.cat(parts).clamp(0, 1) if parts else noise.clamp(0, 1)
+            parts.append(euler(model, x_start[part], labels[part], None if turned is None else turned[part], config))
+    return torch.cat(parts).clamp(0, 1) if parts else x_start.clamp(0, 1)
 
 
 def network_calls(config: SamplerConfig, anagram: bool = False) -> int:
