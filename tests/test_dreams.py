@@ -330,4 +330,29 @@ def test_convergence_table_agrees_with_the_identikits(page, manifest):
         assert steps == ("–" if not done else f"{np.median([i['steps'] for i in done]):g}")
     assert page.count('class="dream-tile kit') == len(kits)
     assert page.count('data-converged="false"') == sum(not i["converged"] for i in kits)
-    assert page.count('class="digit') == len(manifest)
+    samples = of_kind(manifest, "diffusion-sample")
+    shown = min(QUICK.samples_shown, len(samples) // 10)
+    assert page.count('class="digit') == len(manifest) - len(samples) + 10 * shown
+
+
+def test_diffusion_samples_and_the_panels_pick(quick_build, quick_models, manifest):
+    """Every sample is in the manifest; the ablation's diffusion dream is the sample the panel scores highest."""
+    dataset, models = quick_models
+    samples = of_kind(manifest, "diffusion-sample")
+    per_digit = next(r for r in QUICK.recipes if r.space == "diffusion").candidates
+    assert sorted((i["target"], i["sample"]) for i in samples) == sorted(product(range(10), range(per_digit)))
+    assert all(isinstance(i["looks_real"], bool) for i in manifest)
+    sheet = np.asarray(Image.open(quick_build["out"] / "img" / "dreams-diffusion.png"))
+    ablation = np.asarray(Image.open(quick_build["out"] / "img" / "dreams-ablation.png"))
+    panel = Panel.of([m.module for m in models.panel], dataset.train_images, seed=0)
+    for item in of_kind(manifest, "ablation"):
+        if item["method"] != "diffusion":
+            continue
+        d = item["target"]
+        mine = [i for i in samples if i["target"] == d]
+        tiles = np.stack([sheet[i["image"]["y"]:i["image"]["y"] + 28, i["image"]["x"]:i["image"]["x"] + 28]
+                          for i in mine])
+        scores = panel.scores(torch.from_numpy(tiles / 255.0).float().unsqueeze(1), torch.full((len(mine),), d))
+        image = item["image"]
+        chosen = ablation[image["y"]:image["y"] + 28, image["x"]:image["x"] + 28]
+        assert np.array_equal(chosen, tiles[int(scores.argmax())]), d

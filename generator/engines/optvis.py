@@ -258,12 +258,13 @@ def restart_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int =
 
 def diffusion_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
     """``recipe.candidates`` samples per target ``[candidates, count, 1, 28, 28]``: anagrams when the goal has
-    turned digits, guided by the team when the sampler's ``team_guidance`` is set."""
+    turned digits, guided by the team when the sampler's ``team_guidance`` is set. Pixels are rounded to the
+    uint8 steps the site stores, so the panel chooses among exactly the images a visitor sees."""
     repeats = recipe.candidates
     turned = None if goal.rotated is None else goal.rotated.repeat(repeats)
     images = sample(toolkit.denoiser, goal.upright.repeat(repeats), recipe.sampler, seed, turned=turned,
                     team=toolkit.team(recipe.team))
-    return images.view(repeats, len(goal.upright), 1, 28, 28)
+    return (torch.round(images * 255) / 255).view(repeats, len(goal.upright), 1, 28, 28)
 
 
 def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
