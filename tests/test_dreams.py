@@ -298,7 +298,8 @@ def test_page_states_every_methods_numbers_from_the_manifest(page, manifest):
         assert row, method
         shown = [float(v) for v in numbers(row.group(1))]
         expected = [np.mean([i["scores"][m]["p_label"] for i in items]) for m in ("reader", "judge")]
-        assert shown == pytest.approx(expected, abs=0.0051), method
+        expected.append(np.mean([i["looks_real"] for i in items]))
+        assert shown == pytest.approx(expected, abs=0.051), method
     # Every tile of the main grid shows the reader's and the judge's confidence in the intended digit, not their top
     # answer.
     cells = re.findall(r'<td data-method="([\w-]+)">(.*?)</td>', page, flags=re.S)
@@ -312,9 +313,10 @@ def test_page_states_every_methods_numbers_from_the_manifest(page, manifest):
         row = re.search(rf'<tr data-recipe="{recipe.name}"( class="improved")?>.*?</tr>', page, flags=re.S)
         assert row and bool(row.group(1)) == (recipe.name == improved_recipe(page))
         items = of_kind(manifest, "ablation")[10 * k:10 * (k + 1)]
-        reader, judge, _seconds = (float(v) for v in numbers(row.group(0))[1:])
+        reader, judge, realism, _panel, _seconds = (float(v) for v in numbers(row.group(0))[1:])
         assert (reader, judge) == pytest.approx([np.mean([i["scores"][m]["p_label"] for i in items])
                                                  for m in ("reader", "judge")], abs=0.0051)
+        assert realism == pytest.approx(np.mean([i["looks_real"] for i in items]), abs=0.051)
 
 
 def test_convergence_table_agrees_with_the_identikits(page, manifest):

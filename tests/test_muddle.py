@@ -135,6 +135,25 @@ def test_bisection_on_the_real_reader_lands_where_its_two_top_classes_tie(quick)
     assert np.all((ranked[:, -1] - ranked[:, -2])[on_top] <= TIE)
 
 
+def test_diffusion_muddles_are_seeded_and_tie_where_they_say(quick):
+    """The diffusion muddle redraws digit a under a blend of a and b; where it reports a tie, the reader's p(a) and
+    p(b) are within the tolerance, and the same seed gives the same digits."""
+    dataset, models = quick
+    config = muddle.Config().quick()
+    labels = dataset.test_labels.astype(np.int64)
+    source = np.array([int(np.flatnonzero(labels == d)[0]) for d in (4, 7, 3, 1)])
+    a, b = labels[source], np.array([9, 1, 8, 7])
+    made = muddle.diffusion_muddles(models.diffusion.module, models.reader.module, dataset.test_images[source], a, b,
+                                    config, seed=5)
+    again = muddle.diffusion_muddles(models.diffusion.module, models.reader.module, dataset.test_images[source], a, b,
+                                     config, seed=5)
+    assert np.array_equal(made["image"], again["image"]) and np.array_equal(made["t"], again["t"])
+    assert made["image"].shape == (4, 28, 28) and np.all((made["t"] >= 0) & (made["t"] <= 1))
+    probs = predict_proba(models.reader.module, made["image"])
+    gap = latent_walk.relative_gap(probs[np.arange(4), a], probs[np.arange(4), b])
+    assert np.array_equal(made["tied"], np.abs(gap) <= config.tie_tolerance)
+
+
 def test_muddle_boundaries_tie_wherever_the_path_changes_sign(quick):
     """End to end with the quick autoencoder: a tie is reported exactly where the sampled path has one to find."""
     dataset, models = quick
