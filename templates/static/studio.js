@@ -20,8 +20,9 @@
      anagram(upright, rotated, seed)   -> Promise<Float32Array(784)>: sets the choosers and the seed, makes a digit
                                        as Make does (painting every step) and resolves to the chosen digit, row-major,
                                        ink 1.0 on 0.0: exactly what #studio-canvas ends on. Requests run one at a time.
-     studio.ready                      Promise resolving to {loadMs, denoiserBytes} once both sessions exist (the
-                                       panel loads them when it scrolls into view, or on the first request)
+     studio.ready                      Promise resolving to {loadMs, denoiserBytes} once both sessions exist; reading
+                                       it starts loading them (as the panel does when it scrolls into view, or the
+                                       first request)
      studio.noise(seed)                Float32Array(candidates * 784): the starting noise for a seed
      studio.shown                      the latest result: {upright, rotated, seed, image, chosen, scores, readings:
                                        {upright, rotated} (probabilities), ms}; null before the first
@@ -59,20 +60,6 @@
       if (k + 1 < out.length) out[k + 1] = radius * Math.sin(angle);
     }
     return out;
-  }
-
-  /* ---------- Models: loaded once, lazily ---------- */
-
-  let sessions = null;
-
-  function load() {
-    if (!sessions) {
-      const began = performance.now();
-      sessions = Promise.all([loadSession(settings.denoiser), loadSession(settings.reader)]).then(([denoiser, reader]) => ({
-        denoiser: denoiser.session, reader: reader.session, denoiserBytes: denoiser.modelBytes, loadMs: performance.now() - began,
-      }));
-    }
-    return sessions;
   }
 
   /* ---------- The sampler ---------- */
@@ -162,7 +149,12 @@
   const tryLink = document.getElementById("studio-try");
   const readingPanels = { upright: document.getElementById("studio-reading-upright"), rotated: document.getElementById("studio-reading-rotated") };
 
-  const api = { ready: null, noise, shown: null, timings: [] };
+  const api = {
+    get ready() {
+      return load().then(({ loadMs, denoiserBytes }) => ({ loadMs, denoiserBytes }));
+    },
+    noise, shown: null, timings: [],
+  };
   window.digitDreams = Object.assign(window.digitDreams || {}, { anagram, studio: api });
 
   function setStatus(text, state) {
@@ -170,15 +162,21 @@
     status.dataset.state = state;
   }
 
-  function ready() {
-    if (!api.ready) {
-      api.ready = load().then(({ loadMs, denoiserBytes }) => ({ loadMs, denoiserBytes }));
+  /* The models: both sessions, created once, on the first call (the panel in view, a request, or studio.ready). */
+  let sessions = null;
+
+  function load() {
+    if (!sessions) {
+      const began = performance.now();
       setStatus("Loading the denoiser and the reader…", "loading");
-      api.ready.then(({ loadMs, denoiserBytes }) => {
+      sessions = Promise.all([loadSession(settings.denoiser), loadSession(settings.reader)]).then(([denoiser, reader]) => ({
+        denoiser: denoiser.session, reader: reader.session, denoiserBytes: denoiser.modelBytes, loadMs: performance.now() - began,
+      }));
+      sessions.then(({ loadMs, denoiserBytes }) => {
         setStatus(`Denoiser (${(denoiserBytes / 1024).toFixed(0)} KB) and reader ready in ${Math.round(loadMs)} ms.`, "ready");
       }, (error) => setStatus(`The models could not be loaded: ${error.message}`, "error"));
     }
-    return api.ready;
+    return sessions;
   }
 
   function paintDigit(image) {
@@ -228,7 +226,6 @@
   }
 
   async function make(upright, rotated, seed) {
-    await ready();
     const { denoiser, reader } = await load();
     setStatus(`Making a ${upright} that turns into a ${rotated}…`, "busy");
     const started = performance.now();
@@ -279,6 +276,6 @@
   new IntersectionObserver((entries, observer) => {
     if (!entries.some((entry) => entry.isIntersecting)) return;
     observer.disconnect();
-    ready().catch(() => undefined);
+    load().catch(() => undefined);
   }, { rootMargin: "200px" }).observe(panel);
 })();
