@@ -68,22 +68,24 @@
     return values.subarray(offset, offset + PIXELS).slice().reverse();
   }
 
-  // The network's rows for one step: every candidate, every candidate turned, and (guided) all of them again.
+  // Every candidate, then every candidate turned 180°: [2 * candidates * 784].
+  function bothViews(x) {
+    const count = settings.candidates;
+    const out = new Float32Array(2 * count * PIXELS);
+    out.set(x);
+    for (let c = 0; c < count; c++) out.set(turn(x, c * PIXELS), (count + c) * PIXELS);
+    return out;
+  }
+
+  // The network's rows for one step: both views, each as its digit, and (guided) both views again as "no class".
   function stepRows(x, upright, rotated, guided) {
-    const count = settings.candidates, views = 2 * count;
-    const rows = guided ? 2 * views : views;
-    const images = new Float32Array(rows * PIXELS), labels = new Array(rows);
-    for (let c = 0; c < count; c++) {
-      images.set(x.subarray(c * PIXELS, (c + 1) * PIXELS), c * PIXELS);
-      images.set(turn(x, c * PIXELS), (count + c) * PIXELS);
-      labels[c] = upright;
-      labels[count + c] = rotated;
-    }
-    if (guided) {
-      images.copyWithin(views * PIXELS, 0, views * PIXELS);
-      labels.fill(NO_CLASS, views);
-    }
-    return { images, labels, rows };
+    const count = settings.candidates, views = bothViews(x);
+    const labels = [...new Array(count).fill(upright), ...new Array(count).fill(rotated)];
+    if (!guided) return { images: views, labels, rows: 2 * count };
+    const images = new Float32Array(2 * views.length);
+    images.set(views);
+    images.set(views, views.length);
+    return { images, labels: [...labels, ...new Array(2 * count).fill(NO_CLASS)], rows: 4 * count };
   }
 
   // The anagram velocity of every candidate: guided per view, the turned view turned back, the two averaged.
@@ -124,10 +126,7 @@
   // The reader's probabilities of every candidate upright and turned; the best by min(p(upright), p(rotated)).
   async function rank(reader, images, upright, rotated) {
     const count = settings.candidates;
-    const batch = new Float32Array(2 * count * PIXELS);
-    batch.set(images);
-    for (let c = 0; c < count; c++) batch.set(turn(images, c * PIXELS), (count + c) * PIXELS);
-    const { data } = await run(reader, batch, [2 * count, 1, SIZE, SIZE]);
+    const { data } = await run(reader, bothViews(images), [2 * count, 1, SIZE, SIZE]);
     const probs = Array.from({ length: 2 * count }, (_, r) => softmax(data.subarray(10 * r, 10 * r + 10)));
     const scores = probs.slice(0, count).map((p, c) => Math.min(p[upright], probs[count + c][rotated]));
     const chosen = argmax(scores);
