@@ -38,7 +38,7 @@ serve:
 	$(PYTHON) -m http.server 8000 --bind 127.0.0.1 --directory site
 
 bench: setup-test
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ARGS)
 
 clean:
 	rm -rf site site.tmp-* site.old-* models .pytest_cache

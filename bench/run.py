@@ -2,7 +2,8 @@
 """`make bench`: speed figures measured side by side in one run, written to bench/RESULTS.md.
 
 - reader inference: our reader against a seed-004-like 4-conv network (19 MFLOP/img), CPU, as a ratio;
-- training: seconds per epoch and held-out accuracy of each model, from a cold default build;
+- where a cold default build's time goes: per model its training throughput as a fraction of the machine's matmul
+  peak and its held-out score, per page the seconds of each step (bench/build_profile.py);
 - the whole build from a cold cache and a warm no-change rebuild;
 - the size of the built site;
 - the browser: onnxruntime-web session creation, per-digit latency and "Try it" page weight (bench/browser.py);
@@ -13,7 +14,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
 import subprocess
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import browser  # noqa: E402  (bench/ is on the path when run as a script)
+import build_profile  # noqa: E402
 import lighthouse  # noqa: E402
 import studio  # noqa: E402
 import synthetic  # noqa: E402
@@ -58,31 +59,37 @@ def images_per_second(model: nn.Module, batch: int = 500, seconds: float = 3.0) 
     return count / (time.perf_counter() - started)
 
 
-def timed_build(out: Path, cache: Path) -> tuple[float, str]:
+FULL_MNIST = ROOT.parent / "shared" / "mnist"      # the four IDX files, where the project's machines have them
+
+
+def timed_build(out: Path, cache: Path, *extra: str) -> tuple[float, str]:
     """Wall-clock seconds of one `build.py build` and its printed summary."""
     started = time.perf_counter()
     result = subprocess.run([sys.executable, str(ROOT / "build.py"), "build", "--device", "cpu", "--out", str(out),
-                             "--cache", str(cache)], capture_output=True, text=True, check=True)
+                             "--cache", str(cache), *extra], capture_output=True, text=True, check=True)
     return time.perf_counter() - started, result.stdout
+
+
+def full_mnist_section() -> list[str]:
+    """A cold build on full MNIST: its time and summary, per-model training, the hard page's counts."""
+    if not FULL_MNIST.is_dir() or "--skip-full" in sys.argv:
+        return ["## Full MNIST", "", f"Not measured ({FULL_MNIST} absent or --skip-full given)."]
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "models"
+        seconds, summary = timed_build(Path(tmp) / "site", cache, "--data", str(FULL_MNIST))
+        training = build_profile.training_rows(cache, build_profile.matmul_peak())
+        hard = build_profile.page_data(cache, "hard")
+    counts = (f"Hard digits: {hard['test_size'] - sum(hard['confusion'][d][d] for d in range(10))} misclassified test "
+              f"digits, {hard['test_issue_count']} test-set and {hard['label_issue_count']} training-set label-issue "
+              f"candidates (out-of-fold over {hard['cv_size']:,} training digits, {hard['cv_folds']} folds, "
+              f"{hard['cv_seconds']:.0f} s).")
+    return ["## Full MNIST (60,000 + 10,000 digits)", "", f"Cold build: **{seconds:.0f} s** (set-up excluded).", "",
+            *training, "", counts, "", "```", summary.strip(), "```"]
 
 
 def folder_size(path: Path) -> int:
     """Total bytes of the files under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def training_rows(cache: Path) -> list[str]:
-    """One table row per trained model, from the cache metadata of the cold build."""
-    rows = []
-    for meta_path in sorted((cache / "weights").glob("*.json")):
-        meta = json.loads(meta_path.read_text())
-        metric = meta["metrics"]
-        score = (f"{metric['test_accuracy']:.2%}" if "test_accuracy" in metric
-                 else f"MSE {metric['reconstruction_mse']:.4f}")
-        history = meta["history"]
-        rows.append(f"| {meta['name']} | {meta['device']} | {history['epochs']} | {history['images_seen']:,} | "
-                    f"{history['seconds_per_epoch']:.2f} | {meta['seconds']:.0f} | {score} |")
-    return rows
 
 
 def main() -> None:
@@ -94,11 +101,12 @@ def main() -> None:
         cold, summary = timed_build(out, cache)
         warm, _ = timed_build(out, cache)
         site_bytes = folder_size(out)
-        rows = training_rows(cache)
+        profile_lines = build_profile.measure(cache)
         browser_lines = browser.measure(out)
         studio_lines = studio.measure(out)
         lighthouse_lines = lighthouse.measure(out)
     synthetic_lines = synthetic.measure()
+    full_lines = full_mnist_section()
     lines = [
         "# Benchmarks", "",
         f"Measured {datetime.date.today()} on {platform.machine()} with {os.cpu_count()} CPU cores, "
@@ -110,16 +118,14 @@ def main() -> None:
         "",
         f"The reader is **{ours / theirs:.1f}×** faster at "
         f"{count_flops(seed_net) / count_flops(reader):.1f}× fewer FLOPs.", "",
-        "## Training (cold default build, CPU)", "",
-        "| model | device | epochs | images seen | s / epoch | total s | held-out |",
-        "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
+        *profile_lines, "",
         "## Whole build on the embedded data", "",
         "| build | seconds |", "| --- | --- |",
         f"| cold cache (set-up excluded) | {cold:.0f} |", f"| warm, nothing changed | {warm:.1f} |",
         f"| ratio | {cold / warm:.0f}× |", "",
         f"Site size: {site_bytes / 1e6:.2f} MB.", "",
         "Cold build summary:", "", "```", summary.strip(), "```", "",
-        *browser_lines, "", *studio_lines, "", *lighthouse_lines, "", *synthetic_lines, "",
+        *browser_lines, "", *studio_lines, "", *lighthouse_lines, "", *synthetic_lines, "", *full_lines, "",
     ]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))

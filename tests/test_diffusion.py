@@ -9,7 +9,15 @@ import onnx
 import pytest
 import torch
 
-from generator.engines.sampler import SamplerConfig, draw_noise, network_calls, sample
+from generator.engines.sampler import (
+    SamplerConfig,
+    draw_noise,
+    guided_velocity,
+    mixed_velocity,
+    network_calls,
+    sample,
+    team_log_prob,
+)
 from generator.models.denoiser import NULL_CLASS, Denoiser, count_flops
 from generator.models.export import MAX_IR_VERSION, OPSET
 from generator.models.export_inputs import export_denoiser
@@ -98,6 +106,37 @@ def test_unguided_final_steps_and_sdedit_start(model):
     with pytest.raises(ValueError, match="init"):
         sample(model, labels, replace(FAST, start_time=0.5), 0)
     assert network_calls(FAST) == 12 and network_calls(replace(FAST, unguided_steps=2), anagram=True) == 20
+
+
+def test_label_mixing_weights_zero_and_one_are_the_plain_labels(model):
+    x, t = draw_noise(4, 6), 0.4
+    a, b = torch.tensor([1, 2, 3, 4]), torch.tensor([7, 5, 8, 9])
+    for weight, labels in ((0.0, a), (1.0, b)):
+        mixed = mixed_velocity(model, x, t, a, b, torch.full((4,), weight), 3.0)
+        assert torch.allclose(mixed, guided_velocity(model, x, t, labels, 3.0), atol=1e-5)
+    half = sample(model, a, FAST, 1, others=b, weight=torch.full((4,), 0.5))
+    assert not torch.allclose(half, sample(model, a, FAST, 1), atol=1e-3)
+    assert not torch.allclose(half, sample(model, b, FAST, 1), atol=1e-3)
+
+
+def bar_reader() -> torch.nn.Module:
+    """A linear classifier that reads the bar position of ``toy_digits`` (class d likes columns 3 + 2d, 4 + 2d)."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.zero_()
+        for d in range(10):
+            model[1].weight[d].view(28, 28)[4:24, 3 + 2 * d:5 + 2 * d] = 0.05
+    return model.eval().requires_grad_(False)
+
+
+def test_team_guidance_makes_the_team_surer_of_the_intended_digit(model):
+    team, labels, noise = [bar_reader()], torch.tensor([0, 3, 6, 9, 2, 5]), draw_noise(6, 8)
+    plain = sample(model, labels, FAST, 0, noise=noise)
+    guided = sample(model, labels, replace(FAST, team_guidance=4.0), 0, noise=noise, team=team)
+    assert torch.equal(plain, sample(model, labels, replace(FAST, team_guidance=4.0), 0, noise=noise))   # no team
+    assert team_log_prob(team, guided, labels).mean() > team_log_prob(team, plain, labels).mean() + 0.1
+    assert all(not p.requires_grad for p in team[0].parameters())
 
 
 def test_onnx_export_is_one_file_with_parity(model):

@@ -18,6 +18,7 @@ from torch import nn
 from generator.engines import hill_climb as identikit
 from generator.engines import optvis
 from generator.engines.optvis import Goal, Jitter, Pixels, Recipe, Toolkit
+from generator.engines.panel import Panel
 from generator.pages import dreams
 
 QUICK = dreams.Config().quick()          # the fixture is a quick build
@@ -129,11 +130,14 @@ LATENT = 4
 
 @pytest.fixture
 def toolkit() -> Toolkit:
-    """A reader, two ensemble readers and a decoder, all linear and seeded."""
+    """A reader, two ensemble readers, a decoder and a two-member panel, all linear and seeded."""
     with torch.random.fork_rng():
         torch.manual_seed(5)
         decoder = nn.Sequential(nn.Linear(LATENT, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
-    return Toolkit(linear_net(1), [linear_net(2), linear_net(3)], decoder, LATENT, torch.full((1, 1, 28, 28), 0.2))
+    references = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    panel = Panel.of([linear_net(4), linear_net(5)], references)
+    return Toolkit(linear_net(1), [linear_net(2), linear_net(3)], decoder, LATENT, torch.full((1, 1, 28, 28), 0.2),
+                   panel, None)
 
 
 def test_goal_loss_is_the_table_on_matching_pairs(toolkit):
@@ -178,18 +182,32 @@ def test_render_with_pixels_stays_in_range_and_lowers_the_loss(toolkit):
     Recipe("latent", space="latent", team="ensemble", jitter=True, views=2, prior=1.0, restarts=2, steps=4,
            learning_rate=0.05),
 ], ids=lambda r: r.name)
-def test_generate_keeps_the_restart_the_ensemble_likes_best(toolkit, recipe):
+def test_generate_keeps_the_restart_the_panel_likes_best(toolkit, recipe):
     goal = Goal(torch.tensor([0, 7, 7, 2]))
     images = optvis.generate(recipe, goal, toolkit, seed=4)
     assert images.shape == (4, 1, 28, 28)
     assert torch.equal(images, optvis.generate(recipe, goal, toolkit, seed=4))
     candidates = optvis.restart_candidates(recipe, goal, toolkit, seed=4)
     assert candidates.shape == (recipe.restarts, 4, 1, 28, 28)
-    losses = optvis.restart_losses(recipe, candidates, goal, toolkit, seed=4)
+    scores = np.stack([toolkit.panel.scores(c, goal.upright) for c in candidates])       # [restarts, 4]
     for i in range(4):
         kept = [r for r in range(recipe.restarts) if torch.equal(images[i], candidates[r, i])]
-        assert kept == [int(losses[:, i].argmin())]
+        assert kept == [int(scores[:, i].argmax())]
     assert not torch.equal(candidates[0], candidates[1])                 # restarts start from different draws
+
+
+def test_prior_shortlist_is_the_teams_best_and_the_panel_keeps_one(toolkit):
+    recipe = Recipe("prior", space="prior", team="ensemble", samples=600, shortlist=5)
+    goal = Goal(torch.tensor([1, 8]), torch.tensor([1, 6]))
+    found = optvis.search_prior(recipe, goal, toolkit, seed=2)
+    latents = optvis.prior_latents(recipe, toolkit, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        decoded = toolkit.decoder(latents)
+        top = goal.table(toolkit.team("ensemble"), decoded).topk(5, dim=0, largest=False).indices     # [5, 2]
+    for target in range(2):
+        shortlist = decoded[top[:, target]]
+        scores = toolkit.panel.scores(shortlist, goal.upright[target].repeat(5), goal.rotated[target].repeat(5))
+        assert torch.allclose(found[target], shortlist[int(scores.argmax())], atol=1e-6)
 
 
 def test_search_prior_keeps_the_lowest_table_loss_per_target(toolkit):
@@ -225,6 +243,12 @@ def of_kind(manifest: list[dict], kind: str) -> list[dict]:
     return [item for item in manifest if item["kind"] == kind]
 
 
+def improved_recipe(page: str) -> str:
+    """The recipe the page marks improved (the panel's choice)."""
+    (name,) = re.findall(r'<tr data-recipe="([\w-]+)" class="improved">', page)
+    return name
+
+
 def test_manifest_has_ten_digits_by_five_methods(manifest):
     rows = of_kind(manifest, "dream")
     assert sorted((i["target"], i["method"]) for i in rows) == sorted(product(range(10), dreams.COLUMNS))
@@ -243,7 +267,7 @@ def test_manifest_has_ten_digits_by_five_methods(manifest):
         assert item["converged"] or item["steps"] == QUICK.step_limit
 
 
-def test_row_tiles_come_from_their_recipes(quick_build, manifest):
+def test_row_tiles_come_from_their_recipes(quick_build, manifest, page):
     sheets: dict[str, np.ndarray] = {}
 
     def tile(item: dict) -> np.ndarray:
@@ -257,7 +281,7 @@ def test_row_tiles_come_from_their_recipes(quick_build, manifest):
     kits = of_kind(manifest, "identikit")
     for d in range(10):
         assert not np.array_equal(rows["improved", d], rows["noise", d])
-        assert np.array_equal(rows["improved", d], ablation[QUICK.improved, d])
+        assert np.array_equal(rows["improved", d], ablation[improved_recipe(page), d])
         assert (np.array_equal(rows["noise", d], ablation["noise", d])
                 and np.array_equal(rows["mean", d], ablation["mean", d]))
         assert any(np.array_equal(rows["identikit", d], tile(k)) for k in kits if k["target"] == d)
@@ -286,7 +310,7 @@ def test_page_states_every_methods_numbers_from_the_manifest(page, manifest):
                                                       item["scores"]["judge"]["p_label"]), abs=0.0051)
     for k, recipe in enumerate(QUICK.recipes):
         row = re.search(rf'<tr data-recipe="{recipe.name}"( class="improved")?>.*?</tr>', page, flags=re.S)
-        assert row and bool(row.group(1)) == (recipe.name == QUICK.improved)
+        assert row and bool(row.group(1)) == (recipe.name == improved_recipe(page))
         items = of_kind(manifest, "ablation")[10 * k:10 * (k + 1)]
         reader, judge, _seconds = (float(v) for v in numbers(row.group(0))[1:])
         assert (reader, judge) == pytest.approx([np.mean([i["scores"][m]["p_label"] for i in items])
@@ -306,4 +330,29 @@ def test_convergence_table_agrees_with_the_identikits(page, manifest):
         assert steps == ("–" if not done else f"{np.median([i['steps'] for i in done]):g}")
     assert page.count('class="dream-tile kit') == len(kits)
     assert page.count('data-converged="false"') == sum(not i["converged"] for i in kits)
-    assert page.count('class="digit') == len(manifest)
+    samples = of_kind(manifest, "diffusion-sample")
+    shown = min(QUICK.samples_shown, len(samples) // 10)
+    assert page.count('class="digit') == len(manifest) - len(samples) + 10 * shown
+
+
+def test_diffusion_samples_and_the_panels_pick(quick_build, quick_models, manifest):
+    """Every sample is in the manifest; the ablation's diffusion dream is the sample the panel scores highest."""
+    dataset, models = quick_models
+    samples = of_kind(manifest, "diffusion-sample")
+    per_digit = next(r for r in QUICK.recipes if r.space == "diffusion").candidates
+    assert sorted((i["target"], i["sample"]) for i in samples) == sorted(product(range(10), range(per_digit)))
+    assert all(isinstance(i["looks_real"], bool) for i in manifest)
+    sheet = np.asarray(Image.open(quick_build["out"] / "img" / "dreams-diffusion.png"))
+    ablation = np.asarray(Image.open(quick_build["out"] / "img" / "dreams-ablation.png"))
+    panel = Panel.of([m.module for m in models.panel], dataset.train_images, seed=0)
+    for item in of_kind(manifest, "ablation"):
+        if item["method"] != "diffusion":
+            continue
+        d = item["target"]
+        mine = [i for i in samples if i["target"] == d]
+        tiles = np.stack([sheet[i["image"]["y"]:i["image"]["y"] + 28, i["image"]["x"]:i["image"]["x"] + 28]
+                          for i in mine])
+        scores = panel.scores(torch.from_numpy(tiles / 255.0).float().unsqueeze(1), torch.full((len(mine),), d))
+        image = item["image"]
+        chosen = ablation[image["y"]:image["y"] + 28, image["x"]:image["x"] + 28]
+        assert np.array_equal(chosen, tiles[int(scores.argmax())]), d

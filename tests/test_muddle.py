@@ -200,9 +200,11 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
     dataset, models = quick
     out = quick_build["out"]
     methods = {item["method"] for item in manifest}
-    assert methods == {"original", "reconstruction", "source", "partner", "midpoint", "farthest", "boundary", "sample"}
+    assert methods == {"original", "reconstruction", "source", "partner", *muddle.METHODS, "sample"}
+    assert all(isinstance(item["looks_real"], bool) for item in manifest if item["kind"] == "muddle")
     muddles = [item for item in manifest if item["method"] in muddle.METHODS]
-    assert len(muddles) == 3 * 10 * muddle.Config().quick().per_class
+    assert len(muddles) == 4 * 10 * muddle.Config().quick().per_class
+    muddles = [item for item in muddles if item["method"] != "diffusion"]     # the latent-path muddles
     sheets = {}
     by_id = {item["id"]: item for item in manifest}
     for item in muddles:
@@ -233,10 +235,12 @@ def test_page_states_each_methods_numbers_from_the_manifest(quick_build, manifes
         rows = [item for item in manifest if item["method"] == method]
         share = np.mean([item["judge_top2_is_pair"] for item in rows])
         margin = np.median([item["judge_margin"] for item in rows])
-        row = re.search(rf'<th scope="row">{method}</th><td>([\d.]+)%</td><td>([\d.]+)</td>', html)
+        realism = np.mean([item["looks_real"] for item in rows])
+        row = re.search(rf'<th scope="row">{method}</th><td>([\d.]+)%</td><td>([\d.]+)</td>\s*<td>([\d.]+)</td>', html)
         assert row, method
         assert float(row.group(1)) == pytest.approx(100 * share, abs=0.5)
         assert float(row.group(2)) == pytest.approx(margin, abs=0.006)
+        assert float(row.group(3)) == pytest.approx(realism, abs=0.006)
     assert html.count('class="muddle-row"') == 10 * muddle.Config().quick().per_class
 
 

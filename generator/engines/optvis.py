@@ -4,13 +4,16 @@ In the manner of Lucid/lucent: a *parameterisation* turns trainable tensors into
 (raw pixels, or the latent vector of a decoder), *transforms* randomly shift, rotate and
 scale each image at every step (so the result must work from many viewpoints, not one),
 an *objective* says how far each image is from what we want, and ``render`` is the one
-loop that optimises them. Dreams and the ambiguous grid are this loop with different parts.
+loop that optimises them. Dreams and the ambiguous grid are this loop with different parts. Two further spaces
+make no gradient steps: ``prior`` decodes draws from the VAE's prior, ``diffusion`` samples the class-conditional
+denoiser (``generator.engines.sampler``). Whenever a recipe makes several candidates per target, the validation
+panel (``generator.engines.panel``) picks one; the judge never does.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -20,6 +23,8 @@ from tqdm import tqdm
 
 from generator.data.dataset import Dataset
 from generator.digits import rotate180, to_uint8
+from generator.engines.panel import Panel
+from generator.engines.sampler import SamplerConfig, sample
 from generator.models.table import Models
 from generator.models.training import random_affine
 
@@ -144,35 +149,44 @@ class Recipe:
     """One way to make images: where to search, from where, against whom, with which regularisers."""
 
     name: str
-    space: str = "pixels"           # "pixels", "latent" (gradient descent on a decoder's latent) or "prior"
-                                    # (decode ``samples`` draws from the latent prior and keep the best)
+    space: str = "pixels"           # "pixels", "latent" (gradient descent on a decoder's latent), "prior"
+                                    # (decode ``samples`` draws from the latent prior and keep the best) or
+                                    # "diffusion" (``candidates`` samples of the denoiser per target)
     start: str = "mean"             # pixels: "mean" (the data's mean image) or "noise"; latents start from the prior
-    team: str = "reader"            # optimised against "reader" alone or the whole "ensemble" (reader + ensemble)
+    team: str = "reader"            # optimised against (or, for diffusion, guided by) "reader" alone or "ensemble"
+                                    # (reader + ensemble)
     jitter: bool = False            # expectation over random shifts, rotations and zooms at every step
     views: int = 4                  # jittered views per image and step
     smoothness: float = 0.0         # total-variation weight (pixels)
     prior: float = 0.0              # Gaussian prior weight on the latent
-    restarts: int = 1               # independent starts per image; the ensemble keeps the best
+    restarts: int = 1               # independent starts per image; the panel keeps the best
     samples: int = 0                # prior draws ("prior" space)
-    shortlist: int = 16             # prior space with jitter: the best draws per target that are ranked again
-    selection_views: int = 8        # jittered views that rank restarts or the shortlist
+    shortlist: int = 1              # prior space: the team's best draws per target, of which the panel keeps one
+    candidates: int = 1             # diffusion: samples per target, of which the panel keeps one
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)     # diffusion: the sampler's knobs
     steps: int = 200
     learning_rate: float = 0.01
     origin: str = ""                # where the recipe comes from, e.g. "seed 000's first attempt"
 
     def quick(self) -> Recipe:
         """A much cheaper version for quick builds."""
-        return replace(self, steps=min(self.steps, 8), restarts=1, samples=min(self.samples, 400))
+        sampler = replace(self.sampler, steps=min(self.sampler.steps, 6),
+                          unguided_steps=min(self.sampler.unguided_steps, 1))
+        return replace(self, steps=min(self.steps, 8), restarts=1, samples=min(self.samples, 400),
+                       candidates=min(self.candidates, 2), sampler=sampler)
 
     def describe(self) -> str:
         """What the recipe does, in words made from its fields."""
         team = "the reader alone" if self.team == "reader" else "reader + ensemble"
-        if self.space == "prior":
+        if self.space == "diffusion":
+            text = f"sample the diffusion model ({self.sampler.describe()}"
+            text += f" with {team} as the team)" if self.sampler.team_guidance else ")"
+            text += f"; the panel keeps the best of {self.candidates}" if self.candidates > 1 else ""
+        elif self.space == "prior":
             text = (f"decode {self.samples:,} draws from the VAE's prior and keep, per target, the one {team} "
                     "find most convincing")
-            if self.jitter:
-                text += (f", after ranking the {self.shortlist} best again on {self.selection_views} randomly shifted, "
-                         "rotated and zoomed views")
+            if self.shortlist > 1:
+                text = text.replace("the one", f"the {self.shortlist}") + ", of which the panel keeps one"
         else:
             start = {"noise": "uniform noise", "mean": "the mean training digit"}[self.start]
             text = (f"pixels from {start}" if self.space == "pixels" else "gradient descent on the VAE's latent") + \
@@ -180,7 +194,7 @@ class Recipe:
             text += f", {self.views} randomly shifted, rotated and zoomed views a step" if self.jitter else ""
             text += f", total-variation penalty {self.smoothness:g}" if self.smoothness else ""
             text += f", Gaussian prior penalty {self.prior:g}" if self.prior else ""
-            text += f", the ensemble keeps the best of {self.restarts} restarts" if self.restarts > 1 else ""
+            text += f", the panel keeps the best of {self.restarts} restarts" if self.restarts > 1 else ""
         return text + (f" ({self.origin})" if self.origin else "")
 
 
@@ -190,9 +204,11 @@ class Toolkit:
 
     reader: nn.Module
     ensemble: list[nn.Module]       # reader variants, not including the reader
-    decoder: nn.Module              # a VAE decoder for latent recipes
+    decoder: nn.Module | None       # a VAE decoder for latent and prior recipes
     latent_size: int
     mean_image: torch.Tensor        # [1,1,28,28] in [0, 1]
+    panel: Panel                    # chooses among candidates
+    denoiser: nn.Module | None      # the diffusion model for diffusion recipes
 
     def team(self, name: str) -> list[nn.Module]:
         """The models a recipe optimises against (frozen)."""
@@ -216,26 +232,17 @@ def prior_latents(recipe: Recipe, toolkit: Toolkit, gen: torch.Generator) -> tor
 
 
 def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
-    """Decode ``recipe.samples`` draws from the latent prior; per target, the one the team finds most convincing.
-
-    With ``recipe.jitter`` the ``recipe.shortlist`` best draws per target are ranked again by their
-    loss plus their mean loss over jittered views, so the winner is robust to small shifts.
-    """
+    """Decode ``recipe.samples`` draws from the latent prior; per target, the ``recipe.shortlist`` the team finds
+    most convincing, of which the panel keeps one."""
     gen = torch.Generator().manual_seed(seed)
     team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
     latents = prior_latents(recipe, toolkit, gen)
-    count = len(goal.upright)
     with torch.no_grad():
         starts = tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)
         table = torch.cat([goal.table(team, decoder(latents[start:start + BATCH])) for start in starts])
-        shortlist = min(recipe.shortlist if recipe.jitter else 1, len(latents))
-        top = table.topk(shortlist, dim=0, largest=False).indices                      # [shortlist, count]
-        images = decoder(latents[top.flatten()])
-        loss = table[top, torch.arange(count)]
-        if recipe.jitter:
-            views = Jitter(samples=recipe.selection_views)(images, gen)
-            loss = loss + goal.loss(team, views).view(recipe.selection_views, shortlist, count).mean(0)
-    return images.view(shortlist, count, 1, 28, 28)[loss.argmin(0), torch.arange(count)]
+        top = table.topk(min(recipe.shortlist, len(latents)), dim=0, largest=False).indices     # [shortlist, count]
+        images = decoder(latents[top.flatten()]).view(*top.shape, 1, 28, 28)
+    return toolkit.panel.choose(images, goal.upright, goal.rotated)
 
 
 def restart_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
@@ -249,37 +256,41 @@ def restart_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int =
     return images.view(recipe.restarts, count, 1, 28, 28)
 
 
-def restart_losses(recipe: Recipe, candidates: torch.Tensor, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
-    """The ensemble's (never the judge's) mean loss ``[restarts, count]`` of each restart over jittered views."""
-    restarts, count = candidates.shape[:2]
-    views = Jitter(samples=recipe.selection_views)(candidates.reshape(-1, 1, 28, 28),
-                                                    torch.Generator().manual_seed(seed + 1))
-    with torch.no_grad():
-        loss = goal.loss(toolkit.team("ensemble"), views).view(recipe.selection_views, restarts, count)
-    return loss.mean(0)
+def diffusion_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
+    """``recipe.candidates`` samples per target ``[candidates, count, 1, 28, 28]``: anagrams when the goal has
+    turned digits, guided by the team when the sampler's ``team_guidance`` is set. Pixels are rounded to the
+    uint8 steps the site stores, so the panel chooses among exactly the images a visitor sees."""
+    repeats = recipe.candidates
+    turned = None if goal.rotated is None else goal.rotated.repeat(repeats)
+    images = sample(toolkit.denoiser, goal.upright.repeat(repeats), recipe.sampler, seed, turned=turned,
+                    team=toolkit.team(recipe.team))
+    return (torch.round(images * 255) / 255).view(repeats, len(goal.upright), 1, 28, 28)
 
 
 def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
-    """One image ``[count,1,28,28]`` per target of ``goal``, made by ``recipe``.
-
-    With several restarts, the ensemble keeps, for each target, the restart with the lowest loss over freshly
-    jittered views (``restart_losses``).
-    """
+    """One image ``[count,1,28,28]`` per target of ``goal``, made by ``recipe``; of several restarts or candidates
+    per target, the panel keeps one."""
     if recipe.space == "prior":
         return search_prior(recipe, goal, toolkit, seed)
-    candidates = restart_candidates(recipe, goal, toolkit, seed)
-    if recipe.restarts == 1:
+    if recipe.space == "diffusion":
+        candidates = diffusion_candidates(recipe, goal, toolkit, seed)
+    else:
+        candidates = restart_candidates(recipe, goal, toolkit, seed)
+    if len(candidates) == 1:
         return candidates[0]
-    best = restart_losses(recipe, candidates, goal, toolkit, seed).argmin(0)
-    return candidates[best, torch.arange(candidates.shape[1])]
+    return toolkit.panel.choose(candidates, goal.upright, goal.rotated)
 
 
-def make_toolkit(models: Models, dataset: Dataset) -> Toolkit:
-    """The generators' models (reader, ensemble, VAE decoder) and the training data's mean image."""
+def make_toolkit(models: Models, dataset: Dataset, seed: int = 0) -> Toolkit:
+    """The generators' models (reader, ensemble, VAE decoder, denoiser), the panel and the training data's mean
+    image."""
     mean = torch.from_numpy(dataset.train_images.mean(axis=0).astype(np.float32) / 255.0).view(1, 1, 28, 28)
-    vae = models.vae.module
+    vae = models.vae.module if models.vae else None
     ensemble = [m.module for m in models.ensemble]
-    return Toolkit(models.reader.module, ensemble, frozen([vae.decoder])[0], vae.latent, mean)
+    panel = Panel.of([m.module for m in models.panel], dataset.train_images, seed)
+    denoiser = models.diffusion.module.eval().requires_grad_(False) if models.diffusion else None
+    return Toolkit(models.reader.module, ensemble, frozen([vae.decoder])[0] if vae else None,
+                   vae.latent if vae else 0, mean, panel, denoiser)
 
 
 def timed_generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[np.ndarray, float]:

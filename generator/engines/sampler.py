@@ -7,14 +7,19 @@ t = 1 with uniform Euler steps. Guidance ``w`` mixes the conditional and the "no
 
 Visual anagrams (Geng, Park & Owens 2024): each step averages the guided velocity of the image read as digit i
 and, turned 180°, that of the turned image read as digit j, turned back; the result reads as i upright and as j
-upside down. Every random number comes from one seeded ``torch.Generator``, drawn before any batching, so a
+upside down. *Team guidance* (classifier guidance on top of the learned prior) adds to each guided step the
+gradient of a team of classifiers' log-probability of the intended digits (both views for anagrams) at the
+predicted clean image ``x + (1 - t) v``. *Label mixing* (muddles) blends the guided velocities of two labels by a
+weight per image. Every random number comes from one seeded ``torch.Generator``, drawn before any batching, so a
 seed gives the same digits whatever the batch size.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from generator.models.denoiser import NULL_CLASS
@@ -28,7 +33,15 @@ class SamplerConfig:
     guidance: float = 3.5           # w of classifier-free guidance
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
+    team_guidance: float = 0.0      # weight of the team's log-probability gradient (guided steps only)
     batch_size: int = 256           # images per network call (a call holds 2 or 4 × as many rows)
+
+    def describe(self) -> str:
+        """The sampler in words."""
+        text = f"{self.steps} Euler steps, guidance {self.guidance:g}"
+        text += f", the last {self.unguided_steps} unguided" if self.unguided_steps else ""
+        text += f", team guidance {self.team_guidance:g}" if self.team_guidance else ""
+        return text + (f", from t = {self.start_time:g}" if self.start_time else "")
 
 
 def generator_for(seed: int | torch.Generator) -> torch.Generator:
@@ -65,31 +78,91 @@ def anagram_velocity(model: nn.Module, x: torch.Tensor, t: float, upright: torch
     return 0.5 * (both[:n] + torch.flip(both[n:], dims=(-2, -1)))
 
 
-def euler(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, turned: torch.Tensor | None,
-          config: SamplerConfig) -> torch.Tensor:
+def mixed_velocity(model: nn.Module, x: torch.Tensor, t: float, labels: torch.Tensor, others: torch.Tensor,
+                   weight: torch.Tensor, guidance: float) -> torch.Tensor:
+    """Guided velocity of the label blend ``(1 - weight) * labels + weight * others`` (weights [N] in [0, 1]):
+    the "no class" velocity plus ``guidance`` times the weighted conditional velocities' offset; 3N rows."""
+    n = x.shape[0]
+    times = torch.full((3 * n,), float(t))
+    out = model(torch.cat([x, x, x]), times, torch.cat([labels, others, torch.full_like(labels, NULL_CLASS)]))
+    w = weight.view(-1, 1, 1, 1)
+    cond = (1 - w) * out[:n] + w * out[n:2 * n]
+    return out[2 * n:] + guidance * (cond - out[2 * n:])
+
+
+def team_log_prob(team: Sequence[nn.Module], images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean over the team of log p(label | image), per image [N]."""
+    rows = torch.arange(len(labels))
+    return torch.stack([F.log_softmax(m(images), dim=1)[rows, labels] for m in team]).mean(0)
+
+
+def team_gradient(team: Sequence[nn.Module], clean: torch.Tensor, labels: torch.Tensor,
+                  turned: torch.Tensor | None) -> torch.Tensor:
+    """Gradient of the team's log-probability of ``labels`` (and of ``turned`` for the image turned over) with
+    respect to the predicted clean images ``clean`` [N,1,28,28]."""
+    with torch.enable_grad():
+        image = clean.clamp(0, 1).detach().requires_grad_(True)
+        log_prob = team_log_prob(team, image, labels)
+        if turned is not None:
+            log_prob = log_prob + team_log_prob(team, torch.flip(image, dims=(-2, -1)), turned)
+        (gradient,) = torch.autograd.grad(log_prob.sum(), image)
+    return gradient
+
+
+@dataclass
+class Conditioning:
+    """What an Euler run is conditioned on: the labels and, optionally, turned labels or a blend of two labels."""
+
+    labels: torch.Tensor
+    turned: torch.Tensor | None = None      # anagrams: the digit upside down
+    others: torch.Tensor | None = None      # label mixing: the second label ...
+    weight: torch.Tensor | None = None      # ... and its weight per image
+
+    def part(self, rows: slice) -> Conditioning:
+        """The same conditioning for a batch of rows."""
+        values = (self.labels, self.turned, self.others, self.weight)
+        return Conditioning(*(None if v is None else v[rows] for v in values))
+
+    def velocity(self, model: nn.Module, x: torch.Tensor, t: float, guidance: float) -> torch.Tensor:
+        """The guided velocity of ``x`` at time ``t`` under this conditioning."""
+        if self.others is not None:
+            return mixed_velocity(model, x, t, self.labels, self.others, self.weight, guidance)
+        if self.turned is not None:
+            return anagram_velocity(model, x, t, self.labels, self.turned, guidance)
+        return guided_velocity(model, x, t, self.labels, guidance)
+
+
+def euler(model: nn.Module, x: torch.Tensor, cond: Conditioning, config: SamplerConfig,
+          team: Sequence[nn.Module] = ()) -> torch.Tensor:
     """Integrate from ``x`` [N,1,28,28] at ``config.start_time`` to t = 1 in ``round(steps * (1 - t0))`` (at
-    least 1) uniform steps, the last ``unguided_steps`` of them with w = 1. Returns the images at t = 1."""
+    least 1) uniform steps, the last ``unguided_steps`` of them with w = 1 and no team guidance. Returns the
+    images at t = 1."""
     count = max(1, round(config.steps * (1 - config.start_time)))
     dt = (1 - config.start_time) / count
     for step in range(count):
         t = config.start_time + step * dt
-        w = 1.0 if step >= count - config.unguided_steps else config.guidance
-        v = (guided_velocity(model, x, t, labels, w) if turned is None
-             else anagram_velocity(model, x, t, labels, turned, w))
+        guided = step < count - config.unguided_steps
+        v = cond.velocity(model, x, t, config.guidance if guided else 1.0)
+        if guided and config.team_guidance and team:
+            v = v + config.team_guidance * team_gradient(team, x + (1 - t) * v, cond.labels, cond.turned)
         x = x + dt * v
     return x
 
 
 def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: int | torch.Generator, *,
-           turned: torch.Tensor | None = None, init: torch.Tensor | None = None,
-           noise: torch.Tensor | None = None) -> torch.Tensor:
+           turned: torch.Tensor | None = None, init: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+           others: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+           team: Sequence[nn.Module] = ()) -> torch.Tensor:
     """Digits [N,1,28,28] in [0, 1] (clamped) for ``labels`` [N] (0–9, or NULL_CLASS for unconditional).
 
-    ``turned`` [N]: visual anagrams that read as ``labels`` upright and ``turned`` upside down. ``init``
-    [N,1,28,28]: the images an SDEdit start re-noises (needed when ``config.start_time`` > 0). ``noise``: the
-    starting noise, else drawn from ``seed``.
+    ``turned`` [N]: visual anagrams that read as ``labels`` upright and ``turned`` upside down. ``others`` and
+    ``weight`` [N]: blends of two labels. ``init`` [N,1,28,28]: the images an SDEdit start re-noises (needed
+    when ``config.start_time`` > 0). ``noise``: the starting noise, else drawn from ``seed``. ``team``: the
+    classifiers of team guidance (frozen; used when ``config.team_guidance`` > 0).
     """
     labels = torch.as_tensor(labels, dtype=torch.long)
+    weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
+    cond = Conditioning(labels, turned, others, weight)
     x_start = draw_noise(len(labels), seed) if noise is None else noise
     if config.start_time > 0:
         if init is None:
@@ -97,10 +170,10 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
         x_start = (1 - config.start_time) * x_start + config.start_time * init
     model.eval()
     parts = []
-    with torch.inference_mode():
+    with torch.no_grad():
         for start in range(0, len(labels), config.batch_size):
-            part = slice(start, start + config.batch_size)
-            parts.append(euler(model, x_start[part], labels[part], None if turned is None else turned[part], config))
+            rows = slice(start, start + config.batch_size)
+            parts.append(euler(model, x_start[rows], cond.part(rows), config, team))
     return torch.cat(parts).clamp(0, 1) if parts else x_start.clamp(0, 1)
 
 

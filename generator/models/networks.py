@@ -79,6 +79,19 @@ class Judge(nn.Module):
         return self.net(x)
 
 
+class Perceptron(nn.Module):
+    """A plain multilayer perceptron: no convolutions, so it reads digits unlike every CNN here (a panel member)."""
+
+    def __init__(self, hidden: tuple[int, int] = (256, 128), dropout: float = 0.2) -> None:
+        super().__init__()
+        h1, h2 = hidden
+        self.net = nn.Sequential(Normalize(), nn.Flatten(), nn.Linear(28 * 28, h1), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 class Encoder(nn.Module):
     """Four strided conv blocks and a dense layer down to the latent vector."""
 

@@ -2,8 +2,10 @@
 
 The roles (SPEC "Models"): the *reader* that galleries optimise against, an unlike
 *judge* that only scores, an *ensemble* of further small readers for the improved
-generators, the *autoencoder* of the muddle gallery, and a *vae* (trained on upright and
-upside-down digits) whose latent space the improved generators search.
+generators, a *panel* of other readers that chooses (recipes, shortlists, candidates) and
+never makes, the *autoencoder* of the muddle gallery, a *vae* (trained on upright and
+upside-down digits) whose latent space the improved generators search, and the *diffusion*
+denoiser whose samples are pen strokes.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from generator.cache import Entry, code_version, digest
 from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor
 from generator.models import networks
+from generator.models.denoiser import Denoiser
+from generator.models.denoiser import count_flops as denoiser_flops
+from generator.models.flow_matching import DiffusionConfig, train_flow, velocity_loss
 from generator.models.training import (
     TrainConfig,
     autoencoder_loss,
@@ -32,6 +37,10 @@ from generator.models.training import (
 )
 
 QUICK_TRAIN_LIMIT = 2000
+QUICK_DIFFUSION_IMAGES = 4000
+ROLES = ("reader", "judge", "ensemble", "panel", "autoencoder", "vae", "diffusion")
+ARCHITECTURES = {cls.__name__: cls for cls in (networks.Reader, networks.Judge, networks.Perceptron,
+                                                 networks.Autoencoder, networks.VariationalAutoencoder, Denoiser)}
 MODEL_CODE = code_version("generator.models.table")   # networks, training and this table, hashed at import
 
 
@@ -40,15 +49,15 @@ class ModelSpec:
     """A named architecture with its constructor arguments and training recipe."""
 
     name: str
-    role: str                       # "reader", "judge", "ensemble", "autoencoder" or "vae"
-    architecture: str               # a class name in generator.models.networks
+    role: str                       # one of ROLES
+    architecture: str               # a class name in ARCHITECTURES
     kwargs: tuple = ()              # constructor arguments as (name, value) pairs
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))
+    train: TrainConfig | DiffusionConfig = field(default_factory=lambda: TrainConfig(epochs=1))
 
     def build(self) -> nn.Module:
         """A freshly initialised network (seeded, so initial weights are reproducible)."""
         torch.manual_seed(self.train.seed)
-        return getattr(networks, self.architecture)(**dict(self.kwargs))
+        return ARCHITECTURES[self.architecture](**dict(self.kwargs))
 
 
 SPECS: tuple[ModelSpec, ...] = (
@@ -59,9 +68,13 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("ensemble-k5", "ensemble", "Reader", (("kernel", 5),), TrainConfig(epochs=15, seed=202)),
     ModelSpec("ensemble-smooth", "ensemble", "Reader", (("dropout", 0.4),),
               TrainConfig(epochs=15, seed=303, label_smoothing=0.1)),
+    ModelSpec("panel-elastic", "panel", "Reader", (("widths", (16, 32, 48)),),
+              TrainConfig(epochs=10, seed=606, augmentation="elastic")),
+    ModelSpec("panel-mlp", "panel", "Perceptron", train=TrainConfig(epochs=10, seed=707)),
     ModelSpec("autoencoder", "autoencoder", "Autoencoder", train=TrainConfig(epochs=20, seed=404, augmentation="none")),
     ModelSpec("vae", "vae", "VariationalAutoencoder",
               train=TrainConfig(epochs=30, seed=505, augmentation="upside-down")),
+    ModelSpec("diffusion", "diffusion", "Denoiser", train=DiffusionConfig(seed=808)),
 )
 
 
@@ -82,12 +95,15 @@ class Models:
     reader: TrainedModel | None
     judge: TrainedModel | None
     ensemble: list[TrainedModel] | None
+    panel: list[TrainedModel] | None
     autoencoder: TrainedModel | None
     vae: TrainedModel | None
+    diffusion: TrainedModel | None
 
     def all(self) -> list[TrainedModel]:
         """Every model present, in build order."""
-        every = (self.reader, self.judge, *(self.ensemble or ()), self.autoencoder, self.vae)
+        every = (self.reader, self.judge, *(self.ensemble or ()), *(self.panel or ()), self.autoencoder, self.vae,
+                 self.diffusion)
         return [m for m in every if m is not None]
 
     def only(self, roles: Sequence[str]) -> Models:
@@ -105,7 +121,9 @@ def resolve_device(choice: str) -> torch.device:
 
 
 def quick_spec(spec: ModelSpec) -> ModelSpec:
-    """The same model trained for one epoch on a small subset (tests and previews)."""
+    """The same model trained for one epoch on a small subset, or the denoiser on a few thousand images."""
+    if isinstance(spec.train, DiffusionConfig):
+        return replace(spec, train=replace(spec.train, images=QUICK_DIFFUSION_IMAGES))
     return replace(spec, train=replace(spec.train, epochs=1, train_limit=QUICK_TRAIN_LIMIT))
 
 
@@ -138,20 +156,27 @@ def train(spec: ModelSpec, module: nn.Module, dataset: Dataset, device: torch.de
     train_y = torch.from_numpy(dataset.train_labels.astype(np.int64))
     test_y = torch.from_numpy(dataset.test_labels.astype(np.int64))
     started = time.perf_counter()
-    if spec.role in ("autoencoder", "vae"):
+    if spec.role == "diffusion":
+        flow = train_flow(module, train_x, train_y, spec.train, device, spec.name)
+        history = {"loss": flow.loss, "epoch_seconds": flow.seconds, "epochs": len(flow.loss),
+                   "seconds_per_epoch": flow.total_seconds / max(1, len(flow.loss)), "images_seen": flow.images_seen,
+                   "seconds": flow.total_seconds}
+        metrics = {"velocity_mse": velocity_loss(module.cpu(), test_x, test_y)}
+    elif spec.role in ("autoencoder", "vae"):
         loss_fn = autoencoder_loss if spec.role == "autoencoder" else vae_loss
-        history = train_autoencoder(module, train_x, test_x, spec.train, device, spec.name, loss_fn)
+        history = asdict(train_autoencoder(module, train_x, test_x, spec.train, device, spec.name, loss_fn))
         metrics = {"reconstruction_mse": reconstruction_error(module.cpu(), test_x)}
     else:
-        history = train_classifier(module, (train_x, train_y), (test_x, test_y), spec.train, device, spec.name)
+        history = asdict(train_classifier(module, (train_x, train_y), (test_x, test_y), spec.train, device,
+                                          spec.name))
         loss, accuracy = evaluate(module.cpu(), test_x, test_y)
         metrics = {"test_accuracy": accuracy, "test_loss": loss}
     return {
         "name": spec.name, "role": spec.role, "architecture": spec.architecture, "kwargs": dict(spec.kwargs),
         "train": asdict(spec.train), "device": str(device), "seconds": time.perf_counter() - started,
-        "history": asdict(history), "metrics": metrics, "parameters": networks.count_parameters(module),
-        "flops": networks.count_flops(module), "train_size": len(dataset.train_labels),
-        "test_size": len(dataset.test_labels),
+        "history": history, "metrics": metrics, "parameters": networks.count_parameters(module),
+        "flops": denoiser_flops(module) if spec.role == "diffusion" else networks.count_flops(module),
+        "train_size": len(dataset.train_labels), "test_size": len(dataset.test_labels),
     }
 
 
@@ -159,6 +184,6 @@ def get_models(dataset: Dataset, cache_dir: Path, device: torch.device, quick: b
     """Every model of the build, trained or loaded."""
     specs = [quick_spec(s) if quick else s for s in SPECS]
     trained = [get_model(s, dataset, cache_dir, device) for s in specs]
-    roles = {role: [t for t in trained if t.spec.role == role]
-             for role in ("reader", "judge", "ensemble", "autoencoder", "vae")}
-    return Models(roles["reader"][0], roles["judge"][0], roles["ensemble"], roles["autoencoder"][0], roles["vae"][0])
+    roles = {role: [t for t in trained if t.spec.role == role] for role in ROLES}
+    return Models(**{role: members if role in ("ensemble", "panel") else members[0]
+                     for role, members in roles.items()})

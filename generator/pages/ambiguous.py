@@ -3,8 +3,10 @@
 Cell (i, j) needs an image x with x read as i and rot180(x) read as j; cell (j, i) is then
 rot180(x), so 55 images (45 pairs and 10 digits that must read as themselves both ways)
 fill all 100 cells. The naive grid is the seed's: pixels from the mean image, against the
-reader alone. The improved grid's recipe is a config value; the judge never takes part in
-making or choosing an image.
+reader alone. The diffusion recipes sample visual anagrams (``generator.engines.sampler``), several
+candidates per pair of which the validation panel keeps one. The panel also names the recipe the
+page calls "improved"; the judge never takes part in making or choosing an image and only scores,
+beside its realism measure (``generator.models.realism``).
 """
 from __future__ import annotations
 
@@ -14,8 +16,11 @@ import numpy as np
 import torch
 
 from generator.data.dataset import Dataset
+from generator.digits import images_to_tensor
 from generator.engines.optvis import Goal, Recipe, make_toolkit, timed_generate
+from generator.engines.panel import Panel
 from generator.engines.sampler import SamplerConfig
+from generator.models.realism import Realism
 from generator.models.table import Models
 from generator.pages.studio import studio_context
 from generator.site import charts
@@ -29,18 +34,20 @@ RECIPES = (
            learning_rate=0.05),
     Recipe("prior-reader", space="prior", samples=30_000),
     Recipe("prior-ensemble", space="prior", team="ensemble", samples=30_000),
-    Recipe("prior-robust", space="prior", team="ensemble", jitter=True, samples=30_000),
+    Recipe("prior-panel", space="prior", team="ensemble", samples=30_000, shortlist=16),
+    Recipe("anagram", space="diffusion", candidates=8),
+    Recipe("anagram-guided", space="diffusion", team="ensemble", candidates=8,
+           sampler=SamplerConfig(team_guidance=2.0, unguided_steps=3)),
 )
 GRIDS = ("naive", "improved")
 
 
 @dataclass(frozen=True)
 class Config:
-    """The ambiguous page's knobs: the ablation's recipes and which two grids the page shows."""
+    """The ambiguous page's knobs: the ablation's recipes and the seed's (the panel picks the improved one)."""
 
     recipes: tuple[Recipe, ...] = RECIPES
     naive: str = "naive"              # the seed's method
-    improved: str = "prior-robust"    # chosen by the ablation when the page was designed, never inside a build
 
     def quick(self) -> Config:
         """Cheap recipes."""
@@ -78,6 +85,19 @@ def summary(scores: dict[str, np.ndarray]) -> dict:
         ("both_right", int(scores[f"{m}_both"][off].sum())))}
 
 
+def panel_score(panel: Panel, pair_tiles: np.ndarray) -> float:
+    """How convincing the validation panel finds a recipe's 55 pair images (both views; never the judge)."""
+    upright, turned = torch.tensor([i for i, _ in PAIRS]), torch.tensor([j for _, j in PAIRS])
+    return round(float(panel.scores(images_to_tensor(pair_tiles), upright, turned).mean()), 4)
+
+
+def realism_summary(realism: Realism, cells: np.ndarray) -> dict:
+    """The judge-feature realism of a grid's 90 off-diagonal cells, upright and turned (each cell's turned view
+    is another cell upright, so this is the upright 90), with the Fréchet distance of the same images."""
+    off = ~np.eye(10, dtype=bool).ravel()
+    return realism.summary(cells[off])
+
+
 def alignment_chart(cells: list[dict], title: str) -> str:
     """Heat map of the judge's min(p(i) upright, p(j) rotated) per cell, from a grid's 100 items in row order."""
     alignment = np.array([c["alignment"] for c in cells]).reshape(10, 10)
@@ -86,7 +106,8 @@ def alignment_chart(cells: list[dict], title: str) -> str:
                           col_title="rotated 180°", vmin=0.0, vmax=1.0)
 
 
-def grid_items(sheet: SpriteSheet, grid: str, models: Models, scores: dict[str, np.ndarray]) -> list[dict]:
+def grid_items(sheet: SpriteSheet, grid: str, models: Models, scores: dict[str, np.ndarray],
+               looks_real: np.ndarray) -> list[dict]:
     """Manifest items for one grid's 100 cells, in row order."""
     upright, rotated = [i for i in range(10) for _ in range(10)], list(range(10)) * 10
     items = scored_items(sheet, "ambiguous", upright, models.reader.module, models.judge.module,
@@ -95,12 +116,14 @@ def grid_items(sheet: SpriteSheet, grid: str, models: Models, scores: dict[str, 
                       scores_rotated=[{m: {"p_label": round(float(scores[f"{m}_rotated"][n]), 4)}
                                        for m in ("reader", "judge")} for n in range(100)],
                       alignment=np.minimum(scores["judge_upright"], scores["judge_rotated"]).round(4).tolist(),
-                      judge_both_right=scores["judge_both"].tolist())
+                      judge_both_right=scores["judge_both"].tolist(), looks_real=looks_real.tolist())
 
 
 def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> PageResult:
-    """Make the 55 pair images with every recipe, score the 100 cells of each grid, keep the naive and improved."""
-    toolkit = make_toolkit(models, dataset)
+    """Make the 55 pair images with every recipe, score the 100 cells of each grid, keep the naive grid and the
+    one the panel finds most convincing."""
+    toolkit = make_toolkit(models, dataset, build.seed)
+    realism = Realism.of(models.judge.module, dataset.test_images)
     goal = Goal(torch.tensor([i for i, _ in PAIRS]), torch.tensor([j for _, j in PAIRS]))
     ablation, grids = [], {}
     for recipe in config.recipes:
@@ -108,16 +131,20 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         cells = grid_tiles(tiles)
         scores = cell_scores(models, cells)
         ablation.append({"name": recipe.name, "description": recipe.describe(), "seconds": round(seconds, 1),
-                         "improved": recipe.name == config.improved, "naive": recipe.name == config.naive,
-                         **summary(scores)})
+                         "naive": recipe.name == config.naive, "panel": panel_score(toolkit.panel, tiles),
+                         **summary(scores), **realism_summary(realism, cells)})
         grids[recipe.name] = (cells, scores)
+    improved = max((r for r in ablation if not r["naive"]), key=lambda r: r["panel"])
+    for row in ablation:
+        row["improved"] = row is improved
     sheets, items = [], []
-    for grid, recipe in zip(GRIDS, (config.naive, config.improved)):
+    for grid, recipe in zip(GRIDS, (config.naive, improved["name"])):
         cells, scores = grids[recipe]
         sheet = SpriteSheet(f"ambiguous-{grid}", cells, columns=10)
         sheets.append(sheet)
-        items += grid_items(sheet, grid, models, scores)
-    return PageResult("ambiguous", items, sheets, [], {"ablation": ablation})
+        items += grid_items(sheet, grid, models, scores, realism.looks_real(cells))
+    return PageResult("ambiguous", items, sheets, [], {"ablation": ablation,
+                                                       "real_floor": realism.floor(dataset.train_images, 90)})
 
 
 def context(result: PageResult) -> dict:
@@ -129,6 +156,6 @@ def context(result: PageResult) -> dict:
         cells = [i for i in result.items if i["method"] == grid]
         grids.append({"grid": grid, "recipe": chosen[grid], "rows": [cells[10 * i:10 * i + 10] for i in range(10)],
                       "chart": alignment_chart(cells, f"Judge's alignment per cell, {grid} grid")})
-    return {"ablation": ablation, **chosen, "grids": grids,
+    return {"ablation": ablation, **chosen, "grids": grids, "real_floor": result.data["real_floor"],
             "naive_reader_percent": round(100 * chosen["naive"]["reader_alignment"]),
             "studio": studio_context(SamplerConfig())}

@@ -57,6 +57,15 @@ def layer_summary(model: torch.nn.Module) -> list[str]:
     return lines
 
 
+def headline(metrics: dict, accuracy: float | None) -> str:
+    """A model's headline number: held-out accuracy, or its reconstruction or velocity error."""
+    if accuracy is not None:
+        return f"{accuracy:.2%}"
+    if "velocity_mse" in metrics:
+        return f"velocity MSE {metrics['velocity_mse']:.4f}"
+    return f"MSE {metrics['reconstruction_mse']:.4f}"
+
+
 def model_card(trained: TrainedModel, accuracy: float | None) -> dict:
     """The facts shown about one model."""
     meta = trained.meta
@@ -67,8 +76,8 @@ def model_card(trained: TrainedModel, accuracy: float | None) -> dict:
         "epochs": meta["history"]["epochs"], "images_seen": meta["history"]["images_seen"],
         "augmentation": meta["train"]["augmentation"], "seed": meta["train"]["seed"],
         "seconds": round(meta["seconds"], 1), "seconds_per_epoch": round(meta["history"]["seconds_per_epoch"], 2),
-        "device": meta["device"], "accuracy": accuracy,
-        "reconstruction_mse": meta["metrics"].get("reconstruction_mse"), "history": meta["history"],
+        "device": meta["device"], "accuracy": accuracy, "headline": headline(meta["metrics"], accuracy),
+        "history": meta["history"],
     }
 
 
@@ -87,12 +96,12 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     test_x = images_to_tensor(dataset.test_images)
     labels = dataset.test_labels
     cards, confusions = [], {}
-    for trained in [models.reader, models.judge, *models.ensemble]:
+    for trained in [models.reader, models.judge, *models.ensemble, *models.panel]:
         predicted = predict_proba(trained.module, test_x).argmax(1)
         cards.append(model_card(trained, round(float((predicted == labels).mean()), 4)))
         if trained.spec.role in ("reader", "judge"):
             confusions[trained.spec.name] = confusion_matrix(labels, predicted).tolist()
-    cards += [model_card(models.autoencoder, None), model_card(models.vae, None)]
+    cards += [model_card(t, None) for t in (models.autoencoder, models.vae, models.diffusion)]
     pick = np.sort(np.random.default_rng(build.seed).choice(len(labels), config.sample_size, replace=False))
     sample = SpriteSheet("classifier-sample", dataset.test_images[pick], columns=10)
     items = scored_items(sample, "held-out", [int(labels[i]) for i in pick], models.reader.module, models.judge.module,

@@ -12,13 +12,12 @@ def hero_candidates(results: dict[str, PageResult]) -> list[dict]:
 
 
 def run(results: dict[str, PageResult]) -> PageResult:
-    """Per digit, the hero candidate the judge is most sure of (highest p(label))."""
+    """Per digit, the first hero candidate: the improved dream, which the validation panel chose (the judge
+    picks nothing), or the first real sample."""
     best: dict[int, dict] = {}
     for item in hero_candidates(results):
-        current = best.get(item["label"])
-        judged = item["scores"]["judge"]["p_label"]
-        if item["label"] is not None and (current is None or judged > current["scores"]["judge"]["p_label"]):
-            best[item["label"]] = item
+        if item["label"] is not None:
+            best.setdefault(item["label"], item)
     hero = [{**best[d], "id": f"hero-{d}", "source": best[d]["id"]} for d in sorted(best)]
     return PageResult("index", hero)
 

@@ -13,30 +13,35 @@ the other end. On the straight path ``z(t) = (1 - t) z_a + t z_b`` three muddles
               ``tie_tolerance``): a digit on the reader's decision boundary between the two classes.
               Of the sampled path's sign changes of p(a) - p(b) it bisects the one where the two are
               strongest.
+``diffusion`` no autoencoder: digit *a* itself is re-noised part-way (``diffusion_start``; its writer's
+              style survives) and denoised by the diffusion model with the guided velocities of a and b
+              blended by a weight w, bisected until the reader's p(a) and p(b) tie; "t" is that w.
 
-The judge, which takes no part, scores every muddle: are its top two classes exactly {a, b}, and
-how even is it (margin |p_a - p_b|)? The page also ships a sample of latents for the in-browser
-explorer, which runs the decoder ONNX (exported by the pipeline) and the reader.
+The judge, which takes no part, scores every muddle: are its top two classes exactly {a, b}, how even
+is it (margin |p_a - p_b|), and does it look real (``generator.models.realism``)? The page also ships a
+sample of latents for the in-browser explorer, which runs the decoder ONNX (exported by the pipeline) and
+the reader.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import torch
 from torch import nn
 
 from generator.data.dataset import Dataset
-from generator.digits import to_uint8
+from generator.digits import images_to_tensor, to_uint8
 from generator.engines.latent_walk import bisect_tie, bracket, decode, encode, farthest_on_path, pca, relative_gap
+from generator.engines.sampler import SamplerConfig, draw_noise, sample
 from generator.models.metrics import predict_proba
+from generator.models.realism import Realism
 from generator.models.table import Models
 from generator.site import charts
 from generator.site.results import MODEL_FILES, BuildInfo, PageResult, SpriteSheet, add_fields, scored_items
 
-METHODS = ("midpoint", "farthest", "boundary")
-PAIR_COLUMNS = ("source", "partner", *METHODS)   # one sprite row per pair: a, b, then the muddles
-METHODS = ("midpoint", "farthest", "boundary")
+METHODS = ("midpoint", "farthest", "boundary", "diffusion")
 PAIR_COLUMNS = ("source", "partner", *METHODS)   # one sprite row per pair: a, b, then the muddles
 
 
@@ -51,10 +56,13 @@ class Config:
     reconstructions_per_class: int = 2
     map_per_class: int = 80           # points per class on the latent map
     samples_per_class: int = 5        # latents shipped to the explorer
+    diffusion_start: float = 0.5      # diffusion muddle: how far digit a is re-noised (t0; 1 = not at all)
+    diffusion: SamplerConfig = field(default_factory=lambda: SamplerConfig(steps=24))   # from t0: 24 (1 - t0) steps
+    diffusion_bisections: int = 10    # halvings of the blend weight w
 
     def quick(self) -> Config:
-        """Three source digits per class."""
-        return replace(self, per_class=3)
+        """Three source digits per class, a short diffusion sampler."""
+        return replace(self, per_class=3, diffusion=replace(self.diffusion, steps=6), diffusion_bisections=3)
 
 
 def latent_class_means(latents: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -120,11 +128,41 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
     }
 
 
+def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray, a: np.ndarray, b: np.ndarray,
+                      config: Config, seed: int) -> dict[str, np.ndarray]:
+    """Digits ``start`` (uint8, of classes ``a``) re-noised to ``config.diffusion_start`` and denoised towards the
+    blend (1 - w) a + w b, with w bisected until the reader's p(a) and p(b) tie: {"t": w, "image", "tied"}."""
+    sampler = replace(config.diffusion, start_time=config.diffusion_start)
+    init, noise = images_to_tensor(start), draw_noise(len(a), seed)
+    labels, others, rows = torch.from_numpy(a), torch.from_numpy(b), np.arange(len(a))
+
+    def images(w: np.ndarray) -> np.ndarray:
+        return sample(denoiser, labels, sampler, seed, init=init, noise=noise, others=others, weight=w)[:, 0].numpy()
+
+    def gap(w: np.ndarray) -> np.ndarray:
+        probs = predict_proba(reader, images(w))
+        return relative_gap(probs[rows, a], probs[rows, b])
+
+    w, value = bisect_tie(gap, np.zeros(len(a)), np.ones(len(a)), tolerance=config.tie_tolerance,
+                          steps=config.diffusion_bisections)
+    return {"t": w, "image": images(w), "tied": np.abs(value) <= config.tie_tolerance}
+
+
 def summarise(readings: dict[str, dict[str, np.ndarray]]) -> dict:
     """Page-level numbers of one method: share with top two == {a, b} and median margin, for judge and reader."""
     return {model: {"share": round(float(r["top2_is_pair"].mean()), 4),
                     "median_margin": round(float(np.median(r["margin"])), 4)}
             for model, r in readings.items()}
+
+
+def realism_of(realism: Realism, sheet: SpriteSheet, items: list[dict]) -> dict:
+    """Per pair-gallery column: the judge-feature realism and Fréchet distance of its tiles (sets each item's
+    ``looks_real``)."""
+    looks_real = realism.looks_real(sheet.tiles)
+    add_fields(items, looks_real=looks_real.tolist())
+    columns = np.arange(len(sheet.tiles)) % len(PAIR_COLUMNS)
+    return {name: realism.summary(sheet.tiles[columns == c], looks_real[columns == c])
+            for c, name in enumerate(PAIR_COLUMNS)}
 
 
 def reconstruction_strip(autoencoder: nn.Module, reader: nn.Module, judge: nn.Module, dataset: Dataset,
@@ -177,8 +215,8 @@ def pair_gallery(made: dict, dataset: Dataset, source: np.ndarray, partner: np.n
         else:
             end = (source if name == "source" else partner)[k]
             item.update(split=dataset.test_origin.split, index=int(dataset.test_origin.index[end]))
-        if name == "boundary":
-            item["tied"] = bool(made["boundary"]["tied"][k])
+        if name in ("boundary", "diffusion"):
+            item["tied"] = bool(made[name]["tied"][k])
     return sheet, items, readings
 
 
@@ -234,7 +272,10 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     source, partner = choose_pairs(labels, nearest_other_class(latents, labels, means), config.per_class, rng)
     a, b = labels[source], labels[partner]
     made = muddles(autoencoder, reader, latents[source], latents[partner], a, b, config)
+    made["diffusion"] = diffusion_muddles(models.diffusion.module, reader, dataset.test_images[source], a, b, config,
+                                          build.seed)
     pair_sheet, pair_items, readings = pair_gallery(made, dataset, source, partner, a, b, reader, judge)
+    realism = realism_of(Realism.of(judge, dataset.test_images), pair_sheet, pair_items)
     items += pair_items
     sample_sheet, sample_items, explorer = explorer_sample(latents, dataset, reader, judge, config.samples_per_class,
                                                            rng)
@@ -244,7 +285,9 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "latent_size": int(latents.shape[1]), "train_size": len(train_latents), "pair_count": len(source),
         "per_class": config.per_class, "path_steps": config.path_steps, "tie_tolerance": config.tie_tolerance,
         "bisection_steps": config.bisection_steps, "map_per_class": config.map_per_class,
-        "tied": int(made["boundary"]["tied"].sum()),
+        "tied": int(made["boundary"]["tied"].sum()), "diffusion_tied": int(made["diffusion"]["tied"].sum()),
+        "diffusion_start": config.diffusion_start, "diffusion_bisections": config.diffusion_bisections,
+        "realism": realism,
         "boundary_reader_pair": int(readings["boundary"]["reader"]["top2_is_pair"].sum()),
         "scores": {name: summarise(readings[name]) for name in METHODS}, "explorer": explorer,
         **latent_space(latents, labels, means, config.map_per_class, rng),

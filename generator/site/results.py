@@ -27,8 +27,8 @@ from generator.site.images import tile_position
 TILE = 28
 
 
-MODEL_FILES = {"reader": "models/reader.onnx", "decoder": "models/decoder.onnx",    # exported models, site paths
-               "denoiser": "models/denoiser.onnx"}
+MODEL_FILES = {"reader": "models/reader.onnx", "decoder": "models/decoder.onnx",
+               "denoiser": "models/denoiser.onnx"}       # exported models, site paths
 
 
 @dataclass(frozen=True)
