@@ -1,17 +1,11 @@
 """The anagram studio ("Make your own" on the ambiguous page) in Chromium: lazy loading, the controls and the hook,
 determinism for a seed, parity with Python onnxruntime running the build's sampler on the same noise, the reader's
-readings on the page, and the hand-over to the Try it pad. Plus the panel's settings and the float16 export.
-
-The page needs the denoiser at ``MODEL_FILES["denoiser"]``; when the quick build does not export one, a denoiser
-trained here for a few batches (so that labels and guidance matter) is served beside a copy of the quick site.
+readings on the page, and the hand-over to the Try it pad, on the quick build's own denoiser and reader. Plus the
+panel's settings and the float16 export.
 """
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
-import threading
-from pathlib import Path
+import json
 
 import numpy as np
 import onnx
@@ -19,87 +13,44 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import QuietHandler
-from generator.digits import images_to_tensor
 from generator.engines.sampler import SamplerConfig
 from generator.models.denoiser import Denoiser
 from generator.models.export_inputs import export_denoiser, half_weights
-from generator.models.flow_matching import DiffusionConfig, train_flow
 from generator.pages.studio import CANDIDATES, make_anagram, studio_context, studio_noise
 from generator.site.results import MODEL_FILES
 
 PARITY = 1e-3
 
 
-def site_with_denoiser(site: Path, folder: Path, dataset) -> Path:
-    """A copy of ``site`` made of symlinks, with a briefly trained denoiser (float16 weights) added."""
-    copy = folder / "site"
-    copy.mkdir()
-    for entry in site.iterdir():
-        if entry.name != "models":
-            (copy / entry.name).symlink_to(entry)
-    (copy / "models").mkdir()
-    for entry in (site / "models").iterdir():
-        (copy / "models" / entry.name).symlink_to(entry)
-    torch.manual_seed(0)
-    model = Denoiser()
-    labels = torch.from_numpy(dataset.train_labels[:2000].astype(np.int64))
-    train_flow(model, images_to_tensor(dataset.train_images[:2000]), labels, DiffusionConfig(images=2000))
-    (copy / MODEL_FILES["denoiser"]).write_bytes(half_weights(export_denoiser(model)[0]))
-    return copy
-
-
-@contextlib.contextmanager
-def serve(site: Path):
-    """``site`` over http under /repo/, as on GitHub Pages; yields its URL."""
-    root = site.parent / "serve-root"
-    root.mkdir(exist_ok=True)
-    (root / "repo").symlink_to(site, target_is_directory=True)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/repo/"
-    finally:
-        server.shutdown()
-
-
 @pytest.fixture(scope="module")
-def studio_site(quick_build, quick_models, tmp_path_factory):
-    """(site folder, URL) of a quick site with a denoiser."""
-    site = quick_build["out"]
-    if not (site / MODEL_FILES["denoiser"]).exists():
-        site = site_with_denoiser(site, tmp_path_factory.mktemp("studio"), quick_models[0])
-    with serve(site) as url:
-        yield site, url
-
-
-@pytest.fixture(scope="module")
-def sessions(studio_site) -> dict[str, ort.InferenceSession]:
+def sessions(quick_build) -> dict[str, ort.InferenceSession]:
     """Python onnxruntime on the very files the page loads."""
-    site, _ = studio_site
-    return {name: ort.InferenceSession(str(site / MODEL_FILES[name]), providers=["CPUExecutionProvider"])
+    return {name: ort.InferenceSession(str(quick_build["out"] / MODEL_FILES[name]), providers=["CPUExecutionProvider"])
             for name in ("denoiser", "reader")}
 
 
 @pytest.fixture(scope="module")
-def studio(browser, studio_site):
-    """One open ambiguous.html scrolled to the panel, with both sessions loaded; its console errors and requests."""
-    _, url = studio_site
+def studio(browser, served_site):
+    """One open ambiguous.html (the panel out of view) and its console errors and requests."""
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     errors, requests = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: requests.append(r.url))
-    response = page.goto(url + "ambiguous.html", wait_until="networkidle")
+    response = page.goto(served_site + "ambiguous.html", wait_until="networkidle")
     assert response is not None and response.ok
     yield page, errors, requests
     page.close()
 
 
-def python_anagram(sessions, upright: int, rotated: int, seed: int) -> dict:
-    """The same request in Python: the browser's noise for the seed through the build's sampler."""
-    return make_anagram(sessions["denoiser"], sessions["reader"], upright, rotated, studio_noise(seed),
-                        SamplerConfig())
+def python_anagram(page, sessions, upright: int, rotated: int, seed: int) -> dict:
+    """The same request in Python: the browser's noise for the seed through the build's sampler, with the
+    settings the page was given."""
+    settings = json.loads(page.text_content("#studio-settings"))
+    sampler = SamplerConfig(steps=settings["steps"], guidance=settings["guidance"],
+                            unguided_steps=settings["unguided_steps"])
+    return make_anagram(sessions["denoiser"], sessions["reader"], upright, rotated,
+                        studio_noise(seed, settings["candidates"]), sampler)
 
 
 def canvas_grey(page, selector: str) -> np.ndarray:
@@ -166,7 +117,7 @@ def test_make_from_the_keyboard_shows_the_readers_two_readings(studio, sessions)
     page.focus("#studio-go")
     page.keyboard.press("Enter")
     page.wait_for_function("() => (window.digitDreams.studio.shown || {}).seed === 7", timeout=60_000)
-    expected = python_anagram(sessions, 3, 8, 7)
+    expected = python_anagram(page, sessions, 3, 8, 7)
     shown = page.evaluate("() => ({chosen: window.digitDreams.studio.shown.chosen, "
                           "image: Array.from(window.digitDreams.studio.shown.image)})")
     assert shown["chosen"] == expected["chosen"]
@@ -196,7 +147,7 @@ def test_the_hook_is_deterministic_and_matches_python(studio, sessions):
     assert first.shape == (784,) and first.min() >= 0 and first.max() <= 1
     assert np.array_equal(first, again)
     assert np.abs(first - other).max() > 0.1
-    expected = python_anagram(sessions, 4, 7, 12)
+    expected = python_anagram(page, sessions, 4, 7, 12)
     assert np.abs(other - expected["images"][expected["chosen"]].ravel()).max() <= PARITY
     assert np.abs(canvas_grey(page, "#studio-canvas") - np.rint(other * 255)).max() <= 1
     assert [page.input_value(s) for s in ("#studio-upright", "#studio-rotated", "#studio-seed")] == ["4", "7", "12"]
