@@ -7,6 +7,7 @@
 - the whole build from a cold cache and a warm no-change rebuild;
 - the size of the built site;
 - the browser: onnxruntime-web session creation, per-digit latency and "Try it" page weight (bench/browser.py);
+- the anagram studio: seconds per finished digit in the browser and the denoiser's size (bench/studio.py);
 - Lighthouse 12 on every page: performance, accessibility, best practices and SEO (bench/lighthouse.py);
 - the synthetic digit renderer against a per-pixel reference (bench/synthetic.py).
 """
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 import browser  # noqa: E402  (bench/ is on the path when run as a script)
 import build_profile  # noqa: E402
 import lighthouse  # noqa: E402
+import studio  # noqa: E402
 import synthetic  # noqa: E402
 
 from generator.models.networks import Normalize, Reader, count_flops  # noqa: E402
@@ -101,6 +103,7 @@ def main() -> None:
         site_bytes = folder_size(out)
         profile_lines = build_profile.measure(cache)
         browser_lines = browser.measure(out)
+        studio_lines = studio.measure(out)
         lighthouse_lines = lighthouse.measure(out)
     synthetic_lines = synthetic.measure()
     full_lines = full_mnist_section()
@@ -122,7 +125,7 @@ def main() -> None:
         f"| ratio | {cold / warm:.0f}× |", "",
         f"Site size: {site_bytes / 1e6:.2f} MB.", "",
         "Cold build summary:", "", "```", summary.strip(), "```", "",
-        *browser_lines, "", *lighthouse_lines, "", *synthetic_lines, "", *full_lines, "",
+        *browser_lines, "", *studio_lines, "", *lighthouse_lines, "", *synthetic_lines, "", *full_lines, "",
     ]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
+from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from generator.models.export import OPSET, PARITY_TOLERANCE, checked_bytes
+
+WEIGHT_INPUTS = {"Conv": 1, "ConvTranspose": 1, "Gemm": 1, "MatMul": 1, "Gather": 0}   # op -> its weight's input
 
 
 def onnx_bytes_inputs(model: nn.Module, examples: dict[str, torch.Tensor], output_name: str) -> bytes:
@@ -54,3 +58,26 @@ def export_denoiser(model: nn.Module, seed: int = 0, count: int = 16) -> tuple[b
     if diff > PARITY_TOLERANCE:
         raise RuntimeError(f"{type(model).__name__}: ONNX and PyTorch differ by {diff:.2e} (> {PARITY_TOLERANCE})")
     return data, diff
+
+
+def half_weights(model_bytes: bytes) -> bytes:
+    """An exported model made small for the browser: its weights (the kernels and matrices of convolutions, dense
+    layers and embeddings) stored as float16, each behind a Cast back to float32 that onnxruntime folds when it
+    creates the session, so the arithmetic stays float32; biases, norms and other constants stay float32. The
+    exporter's per-node metadata (source paths and stack traces) and value_info are dropped."""
+    model = onnx.load_from_string(model_bytes)
+    graph = model.graph
+    weights = {node.input[WEIGHT_INPUTS[node.op_type]] for node in graph.node if node.op_type in WEIGHT_INPUTS}
+    casts = []
+    for tensor in graph.initializer:
+        if tensor.name in weights and tensor.data_type == TensorProto.FLOAT:
+            half = numpy_helper.to_array(tensor).astype(np.float16)
+            casts.append(helper.make_node("Cast", [f"{tensor.name}.f16"], [tensor.name], to=TensorProto.FLOAT))
+            tensor.CopyFrom(numpy_helper.from_array(half, f"{tensor.name}.f16"))
+    for node in graph.node:
+        del node.metadata_props[:]
+    del graph.value_info[:]
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return checked_bytes(model)

@@ -22,6 +22,7 @@ from generator.engines.panel import Panel
 from generator.engines.sampler import SamplerConfig
 from generator.models.realism import Realism
 from generator.models.table import Models
+from generator.pages.studio import studio_context
 from generator.site import charts
 from generator.site.results import BuildInfo, PageResult, SpriteSheet, add_fields, score, scored_items
 
@@ -156,4 +157,5 @@ def context(result: PageResult) -> dict:
         grids.append({"grid": grid, "recipe": chosen[grid], "rows": [cells[10 * i:10 * i + 10] for i in range(10)],
                       "chart": alignment_chart(cells, f"Judge's alignment per cell, {grid} grid")})
     return {"ablation": ablation, **chosen, "grids": grids, "real_floor": result.data["real_floor"],
-            "naive_reader_percent": round(100 * chosen["naive"]["reader_alignment"])}
+            "naive_reader_percent": round(100 * chosen["naive"]["reader_alignment"]),
+            "studio": studio_context(SamplerConfig())}

@@ -1,4 +1,4 @@
-/* Digit Dreams — the browser runtime shared by the pages that run models (Try it, Muddle).
+/* Digit Dreams — the browser runtime shared by the pages that run models (Try it, Muddle, the anagram studio).
    A plain script (load it with defer after vendor/ort.wasm.min.js and before the page script); it touches the
    global `ort` only when a session is created. Everything is on window.DigitRuntime:
 
@@ -16,6 +16,9 @@
      run(session, values, shape)   on that queue: one float32 input (values, shape) through session (or a promise of
                                    one) -> Promise<{data, ms}>: the first output's data and the run's milliseconds;
                                    values are copied (the proxy transfers the input buffer to its worker)
+     runInputs(session, inputs)    on that queue, for models with several named inputs: inputs is
+                                   {name: [type, values, shape]}, type "float32" or "int64" (numbers or BigInts; sent
+                                   as a BigInt64Array) -> Promise<{data, ms}> as run; values are copied the same way
      softmax(logits)               number[] of probabilities (max-shifted, float64)
      argmax(values)                index of the first largest value
      latest(work, options)         latest-input scheduler: {request(input), hold(promise), idle(), busy}; see below
@@ -65,16 +68,31 @@
 
   const enqueue = createQueue();
 
-  function run(session, values, shape) {
+  // A copy: the proxy transfers the input's buffer to its worker, and the caller may still need the values.
+  function tensor(type, values, shape) {
+    const data = type === "int64" ? BigInt64Array.from(values, (v) => BigInt(v)) : Float32Array.from(values);
+    return new ort.Tensor(type, data, shape);
+  }
+
+  // feedsOf(model) -> the feeds; the first output's data and the run's milliseconds.
+  function timedRun(session, feedsOf) {
     return enqueue(async () => {
       const model = await session;
-      // A copy: the proxy transfers the input's buffer to its worker, and the caller may still need the values.
-      const feeds = { [model.inputNames[0]]: new ort.Tensor("float32", Float32Array.from(values), shape) };
+      const feeds = feedsOf(model);
       const started = performance.now();
       const outputs = await model.run(feeds);
       const ms = performance.now() - started;
       return { data: outputs[model.outputNames[0]].data, ms };
     });
+  }
+
+  function run(session, values, shape) {
+    return timedRun(session, (model) => ({ [model.inputNames[0]]: tensor("float32", values, shape) }));
+  }
+
+  function runInputs(session, inputs) {
+    return timedRun(session, () => Object.fromEntries(
+      Object.entries(inputs).map(([name, [type, values, shape]]) => [name, tensor(type, values, shape)])));
   }
 
   /* ---------- Numbers ---------- */
@@ -192,6 +210,6 @@
   }
 
   window.DigitRuntime = Object.freeze({
-    SIZE, loadSession, version, createQueue, enqueue, run, softmax, argmax, latest, paint28, percent,
+    SIZE, loadSession, version, createQueue, enqueue, run, runInputs, softmax, argmax, latest, paint28, percent,
   });
 })();

@@ -15,6 +15,9 @@
      show(tensor)          paint a 28x28 tensor (0..1) onto the pad, enlarged, and read exactly that tensor
                            (until more is drawn on it: then the pad is read again)
      lastInput             the upright 28x28 tensor of the latest reading shown (null when none)
+
+   A digit handed over in the address: try.html#pad=<base64url, unpadded, of 784 bytes: the 28x28 digit row-major,
+   ink 255 on 0> is loaded onto the pad as show() does (the anagram studio's "Open it on the Try it pad" link).
 */
 (function () {
   "use strict";
@@ -399,9 +402,28 @@
 
   document.getElementById("clear").addEventListener("click", clear);
 
+  function fragmentDigit() {
+    const match = /^#pad=([A-Za-z0-9_-]+)$/.exec(location.hash);
+    if (!match) return null;
+    const bytes = atob(match[1].replace(/-/g, "+").replace(/_/g, "/"));
+    return bytes.length === SIZE * SIZE ? Float32Array.from(bytes, (c) => c.charCodeAt(0) / 255) : null;
+  }
+
+  function loadFragment() {
+    try {
+      const tensor = fragmentDigit();
+      if (tensor) paintTensor(tensor);
+    } catch (error) {
+      status.textContent = "The digit in the address could not be read.";
+    }
+  }
+
+  window.addEventListener("hashchange", loadFragment);
+
   resetPad();
   clearReadings();
   placeCursor();
+  loadFragment();
   status.textContent = "Loading the reader (onnxruntime-web, WebAssembly)…";
   status.dataset.state = "loading";
   ready.then(({ loadMs, modelBytes, version }) => {
