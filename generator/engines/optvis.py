@@ -180,6 +180,9 @@ class Recipe:
         team = "the reader alone" if self.team == "reader" else "reader + ensemble"
         if self.space == "diffusion":
             text = f"sample the diffusion model ({self.sampler.describe()}"
+            if self.sampler.start_time:
+                text = (f"re-draw the {self.candidates} of {self.samples:,} VAE prior draws that {team} find most "
+                        f"convincing with the diffusion model ({self.sampler.describe()}")
             text += f" with {team} as the team)" if self.sampler.team_guidance else ")"
             text += f"; the panel keeps the best of {self.candidates}" if self.candidates > 1 else ""
         elif self.space == "prior":
@@ -231,18 +234,24 @@ def prior_latents(recipe: Recipe, toolkit: Toolkit, gen: torch.Generator) -> tor
     return torch.randn(recipe.samples, toolkit.latent_size, generator=gen)
 
 
-def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
-    """Decode ``recipe.samples`` draws from the latent prior; per target, the ``recipe.shortlist`` the team finds
-    most convincing, of which the panel keeps one."""
+def prior_shortlist(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int, size: int) -> torch.Tensor:
+    """Decode ``recipe.samples`` draws from the latent prior; per target, the ``size`` the team finds most
+    convincing ``[size, count, 1, 28, 28]``, best first."""
     gen = torch.Generator().manual_seed(seed)
     team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
     latents = prior_latents(recipe, toolkit, gen)
     with torch.no_grad():
         starts = tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)
         table = torch.cat([goal.table(team, decoder(latents[start:start + BATCH])) for start in starts])
-        top = table.topk(min(recipe.shortlist, len(latents)), dim=0, largest=False).indices     # [shortlist, count]
-        images = decoder(latents[top.flatten()]).view(*top.shape, 1, 28, 28)
-    return toolkit.panel.choose(images, goal.upright, goal.rotated)
+        top = table.topk(min(size, len(latents)), dim=0, largest=False).indices          # [size, count]
+        return decoder(latents[top.flatten()]).view(*top.shape, 1, 28, 28)
+
+
+def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
+    """The prior's ``recipe.shortlist`` most convincing draws per target for the team, of which the panel keeps
+    one."""
+    return toolkit.panel.choose(prior_shortlist(recipe, goal, toolkit, seed, recipe.shortlist), goal.upright,
+                                goal.rotated)
 
 
 def restart_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
@@ -258,12 +267,16 @@ def restart_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int =
 
 def diffusion_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
     """``recipe.candidates`` samples per target ``[candidates, count, 1, 28, 28]``: anagrams when the goal has
-    turned digits, guided by the team when the sampler's ``team_guidance`` is set. Pixels are rounded to the
-    uint8 steps the site stores, so the panel chooses among exactly the images a visitor sees."""
+    turned digits, guided by the team when the sampler's ``team_guidance`` is set, and, when the sampler starts
+    part-way (``start_time`` > 0), re-drawn from the VAE prior's most convincing draws (SDEdit). Pixels are
+    rounded to the uint8 steps the site stores, so the panel chooses among exactly the images a visitor sees."""
     repeats = recipe.candidates
     turned = None if goal.rotated is None else goal.rotated.repeat(repeats)
+    init = None
+    if recipe.sampler.start_time > 0:
+        init = prior_shortlist(recipe, goal, toolkit, seed, repeats).reshape(-1, 1, 28, 28)
     images = sample(toolkit.denoiser, goal.upright.repeat(repeats), recipe.sampler, seed, turned=turned,
-                    team=toolkit.team(recipe.team))
+                    team=toolkit.team(recipe.team), init=init)
     return (torch.round(images * 255) / 255).view(repeats, len(goal.upright), 1, 28, 28)
 
 

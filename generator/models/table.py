@@ -158,6 +158,7 @@ def train(spec: ModelSpec, module: nn.Module, dataset: Dataset, device: torch.de
     started = time.perf_counter()
     if spec.role == "diffusion":
         flow = train_flow(module, train_x, train_y, spec.train, device, spec.name)
+        round_to_half(module)
         history = {"loss": flow.loss, "epoch_seconds": flow.seconds, "epochs": len(flow.loss),
                    "seconds_per_epoch": flow.total_seconds / max(1, len(flow.loss)), "images_seen": flow.images_seen,
                    "seconds": flow.total_seconds}
@@ -178,6 +179,14 @@ def train(spec: ModelSpec, module: nn.Module, dataset: Dataset, device: torch.de
         "flops": denoiser_flops(module) if spec.role == "diffusion" else networks.count_flops(module),
         "train_size": len(dataset.train_labels), "test_size": len(dataset.test_labels),
     }
+
+
+def round_to_half(module: nn.Module) -> None:
+    """Keep every weight at float16 precision (as float32 values), so the site's half-size ONNX file computes
+    exactly what the build computes."""
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(parameter.half().float())
 
 
 def get_models(dataset: Dataset, cache_dir: Path, device: torch.device, quick: bool = False) -> Models:

@@ -97,7 +97,7 @@ def export_models(models: Models, dataset: Dataset, settings: Settings, summary:
                                                        seed=seed)),
         "decoder": (models.autoencoder, lambda: export_checked(models.autoencoder.module.decoder, (latents.shape[1],),
                                                                "latent", "image", latents, seed=seed)),
-        "denoiser": (models.diffusion, lambda: export_denoiser(models.diffusion.module, seed=seed)),
+        "denoiser": (models.diffusion, lambda: export_denoiser(models.diffusion.module, seed=seed, half=True)),
     }
     files = {}
     for name, (trained, export) in jobs.items():
