@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,11 @@ def test_synthetic_page_in_the_quick_build(quick_build):
             assert item["predicted"] != item["label"] and item["scores"]["reader"]["predicted"] == item["predicted"]
     html = (out / "synthetic.html").read_text()
     assert html.count("<svg class=\"chart\"") >= 1 + 4 + 7 + 1 and "style=" not in html
+    examples = [item for item in manifest["items"] if item["kind"] == "example"]
+    assert examples and all(isinstance(item["looks_real"], bool) for item in examples)
+    realism = re.findall(r'px</th><td>[\d.]+%</td><td>[\d.]+%</td>\s*<td>([\d.]+)</td><td>([\d.]+)</td>', html)
+    assert len(realism) == len(synthetic.Config().radii)
+    assert all(0 <= float(share) <= 1 and float(distance) >= 0 for share, distance in realism)
 
 
 def test_retrained_reader_is_cached(quick_build):

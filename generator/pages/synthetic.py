@@ -26,6 +26,7 @@ from generator.digits import images_to_tensor
 from generator.engines.pen import SOFTNESS, SUPERSAMPLE, centre_of_mass, synthesize
 from generator.engines.strokes import ALTERNATE, BAR, BOX, FLAG, SIDE, SPACING
 from generator.models.metrics import confusion_matrix, predict_proba
+from generator.models.realism import Realism
 from generator.models.table import Models, cache_key
 from generator.models.training import evaluate, train_classifier
 from generator.site import charts
@@ -215,10 +216,10 @@ def template_digits() -> tuple[np.ndarray, list[int], list[str]]:
     return images, [*range(10), *(d for d, _, _ in wanted)], names
 
 
-def sweep_gallery(trials: list[Trial], reader: torch.nn.Module, judge: torch.nn.Module,
+def sweep_gallery(trials: list[Trial], reader: torch.nn.Module, judge: torch.nn.Module, realism: Realism,
                   config: Config) -> tuple[list[dict], list[SpriteSheet], list[dict]]:
     """The templates, a few digits of every radius, and the reader's most confident failures: manifest items,
-    sprite sheets, and one row of numbers per radius."""
+    sprite sheets, and one row of numbers per radius (accuracies, and the realism of all its digits)."""
     template_images, template_labels, template_names = template_digits()
     templates = SpriteSheet("synthetic-templates", template_images, columns=15)
     items = add_fields(scored_items(templates, "template", template_labels, reader, judge,
@@ -230,16 +231,18 @@ def sweep_gallery(trials: list[Trial], reader: torch.nn.Module, judge: torch.nn.
         pick = pick.reshape(10, -1).T.ravel()                      # row by row: 0..9, 0..9
         sheet = SpriteSheet(f"synthetic-examples-{index}", trial.images[pick], columns=10)
         sprites.append(sheet)
+        looks_real = realism.looks_real(trial.images)
         items += add_fields(scored_items(sheet, "example", trial.labels[pick].tolist(), reader, judge,
                                          ids=[f"example-{index}-{i}" for i in range(len(pick))]),
-                            jitter=[trial.radius] * len(pick))
+                            jitter=[trial.radius] * len(pick), looks_real=looks_real[pick].tolist())
         predicted = trial.probs["reader"].argmax(1)
         wrong = np.flatnonzero(predicted != trial.labels)
         wrong = wrong[np.argsort(-trial.probs["reader"][wrong].max(1), kind="stable")][:config.failures_per_radius]
         failures += [(trial.images[w], int(trial.labels[w]), trial.radius, int(predicted[w])) for w in wrong]
         rows.append({"radius": trial.radius, "sheet": sheet.path, "reader": round(trial.accuracy("reader"), 4),
                      "judge": round(trial.accuracy("judge"), 4), "wrong": int((predicted != trial.labels).sum()),
-                     "count": int(len(trial.labels)), "width": sheet.size[0], "height": sheet.size[1]})
+                     "count": int(len(trial.labels)), "width": sheet.size[0], "height": sheet.size[1],
+                     **realism.summary(trial.images, looks_real)})
     tiles, labels, jitter, predicted = zip(*failures) if failures else ((), (), (), ())
     sheet = SpriteSheet("synthetic-failures", np.array(tiles, dtype=np.uint8).reshape(-1, 28, 28), columns=10)
     sprites.append(sheet)
@@ -299,7 +302,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     reader, judge = models.reader.module.cpu().eval(), models.judge.module.cpu().eval()
     trials, rate = sweep({"reader": reader, "judge": judge}, config.radii, config.per_class,
                          _stream(build.seed, "sweep"))
-    items, sprites, rows = sweep_gallery(trials, reader, judge, config)
+    realism = Realism.of(judge, dataset.test_images)
+    items, sprites, rows = sweep_gallery(trials, reader, judge, realism, config)
 
     # Hard-example mining: a separate pool, the reader's failures that its peers (the ensemble) still read
     # as their label, and a reader trained afresh with them.
