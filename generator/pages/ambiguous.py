@@ -32,12 +32,13 @@ RECIPES = (
     Recipe("pixels-ensemble", team="ensemble", jitter=True, views=2, smoothness=0.01, steps=100, learning_rate=0.01),
     Recipe("latent-ensemble", space="latent", team="ensemble", jitter=True, views=2, prior=1.0, restarts=2, steps=100,
            learning_rate=0.05),
-    Recipe("prior-reader", space="prior", samples=30_000),
     Recipe("prior-ensemble", space="prior", team="ensemble", samples=30_000),
     Recipe("prior-panel", space="prior", team="ensemble", samples=30_000, shortlist=16),
     Recipe("anagram", space="diffusion", candidates=8),
     Recipe("anagram-guided", space="diffusion", team="ensemble", candidates=8,
-           sampler=SamplerConfig(team_guidance=2.0, unguided_steps=3)),
+           sampler=SamplerConfig(team_guidance=4.0, unguided_steps=3)),
+    Recipe("anagram-sdedit", space="diffusion", team="ensemble", candidates=8, samples=30_000,
+           sampler=SamplerConfig(team_guidance=4.0, unguided_steps=3, start_time=0.5)),
 )
 GRIDS = ("naive", "improved")
 
