@@ -15,15 +15,11 @@ from __future__ import annotations
 import gzip
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from serving import SUB_PATH, serve
+from serving import SUB_PATH, site_in_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 WASM = "vendor/ort-wasm-simd-threaded.wasm"
 RUNS = 100
 WARM_UP = 10
@@ -70,28 +66,17 @@ def _percentile(values: list[float], q: float) -> float:
 
 def measure(site_dir: Path) -> list[str]:
     """Serve ``site_dir``, open try.html in headless Chromium and report load time, latency and page weight."""
-    from playwright.sync_api import sync_playwright
-
     site_dir = Path(site_dir).resolve()
     if not (site_dir / "try.html").exists():
         raise FileNotFoundError(f"{site_dir}: no try.html; build the site first")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / SUB_PATH).symlink_to(site_dir, target_is_directory=True)
-        server, base = serve(Path(tmp))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page()
-                urls: list[str] = []
-                page.on("requestfinished", lambda r: urls.append(r.url))
-                page.goto(base + "try.html", wait_until="networkidle")
-                ready = page.evaluate("() => window.digitDreams.ready")
-                timings = page.evaluate(LATENCY_JS, [RUNS, WARM_UP])
-                version = page.evaluate("() => ort.env.versions.web")
-                browser_version = browser.version
-                browser.close()
-        finally:
-            server.shutdown()
+    with site_in_chromium(site_dir) as (browser, page, base):
+        urls: list[str] = []
+        page.on("requestfinished", lambda r: urls.append(r.url))
+        page.goto(base + "try.html", wait_until="networkidle")
+        ready = page.evaluate("() => window.digitDreams.ready")
+        timings = page.evaluate(LATENCY_JS, [RUNS, WARM_UP])
+        version = page.evaluate("() => ort.env.versions.web")
+        browser_version = browser.version
     files = []
     for url in dict.fromkeys(urls):                           # each file once, in load order
         path = unquote(urlparse(url).path).removeprefix(f"/{SUB_PATH}/")

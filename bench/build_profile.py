@@ -12,6 +12,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generator.site.pipeline import metric_note  # noqa: E402
 from generator.site.results import PageResult  # noqa: E402
 
 TRAINING_FLOPS = 3          # a training image costs about three forward passes (forward, two backward products)
@@ -29,15 +30,6 @@ def matmul_peak(size: int = 1024, seconds: float = 2.0) -> float:
     return 2 * size ** 3 / best / 1e9
 
 
-def headline(metrics: dict) -> str:
-    """A model's held-out number."""
-    if "test_accuracy" in metrics:
-        return f"{metrics['test_accuracy']:.2%}"
-    if "velocity_mse" in metrics:
-        return f"velocity MSE {metrics['velocity_mse']:.4f}"
-    return f"MSE {metrics['reconstruction_mse']:.4f}"
-
-
 def training_rows(cache: Path, peak: float) -> list[str]:
     """A markdown table: per model trained by the cold build, its throughput and fraction of the matmul peak."""
     rows = ["| model | epochs | images seen | s / epoch | total s | images / s | MFLOP / image | GFLOP/s | "
@@ -50,7 +42,7 @@ def training_rows(cache: Path, peak: float) -> list[str]:
         rows.append(f"| {meta['name']} | {history['epochs']} | {history['images_seen']:,} | "
                     f"{history['seconds_per_epoch']:.2f} | {meta['seconds']:.0f} | {rate:,.0f} | "
                     f"{meta['flops'] / 1e6:.2f} | {achieved:.1f} | {achieved / peak:.0%} | "
-                    f"{headline(meta['metrics'])} |")
+                    f"{metric_note(meta['metrics'])} |")
     return rows
 
 

@@ -17,15 +17,13 @@ from __future__ import annotations
 import gzip
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from browser import CHROMIUM, CHROMIUM_ARGS  # bench/ is on the path when run as a script
-from serving import SUB_PATH, serve
+from serving import site_in_chromium  # bench/ is on the path when run as a script
 
 from generator.site.results import MODEL_FILES
 
@@ -34,30 +32,19 @@ PAIRS = [(4, 7), (6, 9), (1, 7), (2, 5), (0, 8), (3, 8), (7, 4), (5, 2), (9, 6),
 
 def measure(site_dir: Path) -> list[str]:
     """Serve ``site_dir``, make a digit for each of PAIRS (after one warm-up) and report the figures."""
-    from playwright.sync_api import sync_playwright
-
     site_dir = Path(site_dir).resolve()
     denoiser = site_dir / MODEL_FILES["denoiser"]
     if not denoiser.exists():
         raise FileNotFoundError(f"{denoiser}: no denoiser; build the site first")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / SUB_PATH).symlink_to(site_dir, target_is_directory=True)
-        server, base = serve(Path(tmp))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page()
-                page.goto(base + "ambiguous.html", wait_until="networkidle")
-                ready = page.evaluate("() => window.digitDreams.studio.ready")
-                settings = page.evaluate("() => JSON.parse(document.querySelector('#studio-settings').textContent)")
-                page.evaluate("() => window.digitDreams.anagram(0, 0, 0)")          # warm-up
-                for seed, (upright, rotated) in enumerate(PAIRS, start=1):
-                    page.evaluate("([i, j, s]) => window.digitDreams.anagram(i, j, s)", [upright, rotated, seed])
-                ms = page.evaluate("() => window.digitDreams.studio.timings")[1:]
-                browser_version = browser.version
-                browser.close()
-        finally:
-            server.shutdown()
+    with site_in_chromium(site_dir) as (browser, page, base):
+        page.goto(base + "ambiguous.html", wait_until="networkidle")
+        ready = page.evaluate("() => window.digitDreams.studio.ready")
+        settings = page.evaluate("() => JSON.parse(document.querySelector('#studio-settings').textContent)")
+        page.evaluate("() => window.digitDreams.anagram(0, 0, 0)")          # warm-up
+        for seed, (upright, rotated) in enumerate(PAIRS, start=1):
+            page.evaluate("([i, j, s]) => window.digitDreams.anagram(i, j, s)", [upright, rotated, seed])
+        ms = page.evaluate("() => window.digitDreams.studio.timings")[1:]
+        browser_version = browser.version
     data = denoiser.read_bytes()
     return [
         f"## Browser: the anagram studio (headless Chromium {browser_version}, WASM, one thread)",
