@@ -275,7 +275,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     made["diffusion"] = diffusion_muddles(models.diffusion.module, reader, dataset.test_images[source], a, b, config,
                                           build.seed)
     pair_sheet, pair_items, readings = pair_gallery(made, dataset, source, partner, a, b, reader, judge)
-    realism = realism_of(Realism.of(judge, dataset.test_images), pair_sheet, pair_items)
+    reference = Realism.of(judge, dataset.test_images)
+    realism = realism_of(reference, pair_sheet, pair_items)
     items += pair_items
     sample_sheet, sample_items, explorer = explorer_sample(latents, dataset, reader, judge, config.samples_per_class,
                                                            rng)
@@ -287,7 +288,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "bisection_steps": config.bisection_steps, "map_per_class": config.map_per_class,
         "tied": int(made["boundary"]["tied"].sum()), "diffusion_tied": int(made["diffusion"]["tied"].sum()),
         "diffusion_start": config.diffusion_start, "diffusion_bisections": config.diffusion_bisections,
-        "realism": realism,
+        "realism": realism, "real_floor": reference.floor(dataset.train_images, len(source), build.seed),
         "boundary_reader_pair": int(readings["boundary"]["reader"]["top2_is_pair"].sum()),
         "scores": {name: summarise(readings[name]) for name in METHODS}, "explorer": explorer,
         **latent_space(latents, labels, means, config.map_per_class, rng),
