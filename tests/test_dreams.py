@@ -196,6 +196,21 @@ def test_generate_keeps_the_restart_the_panel_likes_best(toolkit, recipe):
     assert not torch.equal(candidates[0], candidates[1])                 # restarts start from different draws
 
 
+def test_prior_searches_share_their_draws_and_give_what_a_fresh_search_gives(toolkit):
+    goal = Goal(torch.tensor([3, 6]), torch.tensor([8, 9]))
+    first = optvis.search_prior(Recipe("a", space="prior", team="ensemble", samples=500, shortlist=4), goal, toolkit,
+                                seed=1)
+    second = optvis.search_prior(Recipe("b", space="prior", team="ensemble", samples=500), goal, toolkit, seed=1)
+    assert len(toolkit.prior_tables) == 1
+    toolkit.prior_tables.clear()
+    assert torch.equal(second, optvis.search_prior(Recipe("b", space="prior", team="ensemble", samples=500), goal,
+                                                   toolkit, seed=1))
+    assert torch.equal(first, optvis.search_prior(Recipe("a", space="prior", team="ensemble", samples=500,
+                                                         shortlist=4), goal, toolkit, seed=1))
+    optvis.search_prior(Recipe("c", space="prior", team="reader", samples=500), goal, toolkit, seed=1)
+    assert len(toolkit.prior_tables) == 2                                          # another team: another table
+
+
 def test_prior_shortlist_is_the_teams_best_and_the_panel_keeps_one(toolkit):
     recipe = Recipe("prior", space="prior", team="ensemble", samples=600, shortlist=5)
     goal = Goal(torch.tensor([1, 8]), torch.tensor([1, 6]))

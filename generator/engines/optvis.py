@@ -212,6 +212,7 @@ class Toolkit:
     mean_image: torch.Tensor        # [1,1,28,28] in [0, 1]
     panel: Panel                    # chooses among candidates
     denoiser: nn.Module | None      # the diffusion model for diffusion recipes
+    prior_tables: dict = field(default_factory=dict)   # prior searches' draws and team losses, computed once
 
     def team(self, name: str) -> list[nn.Module]:
         """The models a recipe optimises against (frozen)."""
@@ -234,17 +235,28 @@ def prior_latents(recipe: Recipe, toolkit: Toolkit, gen: torch.Generator) -> tor
     return torch.randn(recipe.samples, toolkit.latent_size, generator=gen)
 
 
+def prior_table(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``recipe.samples`` draws from the latent prior and the team's loss table ``[samples, count]`` of their
+    decodings; recipes that share the draws, the team and the goal share one computation (kept in the toolkit)."""
+    key = (recipe.samples, recipe.team, seed, tuple(goal.upright.tolist()),
+           None if goal.rotated is None else tuple(goal.rotated.tolist()))
+    if key not in toolkit.prior_tables:
+        team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
+        latents = prior_latents(recipe, toolkit, torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            starts = tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)
+            toolkit.prior_tables[key] = latents, torch.cat([goal.table(team, decoder(latents[start:start + BATCH]))
+                                                            for start in starts])
+    return toolkit.prior_tables[key]
+
+
 def prior_shortlist(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int, size: int) -> torch.Tensor:
-    """Decode ``recipe.samples`` draws from the latent prior; per target, the ``size`` the team finds most
-    convincing ``[size, count, 1, 28, 28]``, best first."""
-    gen = torch.Generator().manual_seed(seed)
-    team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
-    latents = prior_latents(recipe, toolkit, gen)
+    """Per target, the ``size`` prior draws the team finds most convincing ``[size, count, 1, 28, 28]``, best
+    first."""
+    latents, table = prior_table(recipe, goal, toolkit, seed)
     with torch.no_grad():
-        starts = tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)
-        table = torch.cat([goal.table(team, decoder(latents[start:start + BATCH])) for start in starts])
         top = table.topk(min(size, len(latents)), dim=0, largest=False).indices          # [size, count]
-        return decoder(latents[top.flatten()]).view(*top.shape, 1, 28, 28)
+        return toolkit.decoder.eval()(latents[top.flatten()]).view(*top.shape, 1, 28, 28)
 
 
 def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
