@@ -328,7 +328,7 @@ def test_page_states_every_methods_numbers_from_the_manifest(page, manifest):
         row = re.search(rf'<tr data-recipe="{recipe.name}"( class="improved")?>.*?</tr>', page, flags=re.S)
         assert row and bool(row.group(1)) == (recipe.name == improved_recipe(page))
         items = of_kind(manifest, "ablation")[10 * k:10 * (k + 1)]
-        reader, judge, realism, _panel, _seconds = (float(v) for v in numbers(row.group(0))[1:])
+        reader, judge, realism, _panel, _seconds = (float(v) for v in numbers(row.group(0)))   # after td.how
         assert (reader, judge) == pytest.approx([np.mean([i["scores"][m]["p_label"] for i in items])
                                                  for m in ("reader", "judge")], abs=0.0051)
         assert realism == pytest.approx(np.mean([i["looks_real"] for i in items]), abs=0.051)
