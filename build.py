@@ -52,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
                        help="where to train: auto picks CUDA when available (default: auto)")
     build.add_argument("--seed", type=seed_number, default=0,
                        help="seed for the data split and experiments, 0 to 2**32 - 1 (default: 0)")
+    build.add_argument("--jobs", type=int, default=0, metavar="N", help="worker processes that train models and "
+                       "make pages at once in a cold CPU build, one torch thread each (default 0: one per core; "
+                       "1: everything in this process)")
     build.add_argument("--quick", action="store_true", help="one epoch on 2,000 digits per model: a fast, rough "
                        "build for tests and previews")
     classify = sub.add_parser("classify", help="classify PNG files or a Kaggle test.csv with the exported reader",
@@ -85,7 +88,7 @@ def run_build(args: argparse.Namespace) -> int:
     from generator.site.pipeline import Settings, build  # heavy imports only when building
     settings = Settings(data=args.data, download=args.download, mirrors=tuple(args.mirror or ()),
                         out=args.out.resolve(), cache=args.cache.resolve(),
-                        device=args.device, seed=args.seed, quick=args.quick)
+                        device=args.device, seed=args.seed, quick=args.quick, jobs=args.jobs)
     summary = build(settings)
     print(summary.table())
     return 0

@@ -85,6 +85,10 @@ class Entry:
         self.payload = directory / f"{stem}.{ext}"
         self.meta_path = directory / f"{stem}.json"
 
+    def present(self) -> bool:
+        """Whether both files exist (``load`` also checks that they are intact)."""
+        return self.payload.exists() and self.meta_path.exists()
+
     def load(self) -> tuple[bytes, dict] | None:
         """The payload bytes and metadata, or None when missing or corrupt (corrupt files are removed)."""
         if not (self.payload.exists() and self.meta_path.exists()):

@@ -226,7 +226,7 @@ def test_prior_shortlist_is_the_teams_best_and_the_panel_keeps_one(toolkit):
 
 
 def test_search_prior_keeps_the_lowest_table_loss_per_target(toolkit):
-    samples = optvis.BATCH + 500                                                       # two batches
+    samples = optvis.INFERENCE_BATCH + 100                                             # two batches
     recipe = Recipe("prior", space="prior", team="ensemble", samples=samples)
     goal = Goal(torch.arange(10))
     found = optvis.search_prior(recipe, goal, toolkit, seed=7)

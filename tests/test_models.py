@@ -13,7 +13,8 @@ from generator.data import Dataset
 from generator.data.dataset import Origin, make_dataset
 from generator.models import networks
 from generator.models.export import export_checked, onnx_bytes, parity
-from generator.models.table import SPECS, ModelSpec, cache_key, get_model
+from generator.models.inference import for_inference, in_batches
+from generator.models.table import SPECS, ModelSpec, cache_key, get_model, training_work
 from generator.models.training import TrainConfig
 
 TINY = TrainConfig(epochs=1, train_limit=300, batch_size=64)
@@ -119,3 +120,27 @@ def test_epochs_follow_the_data_size():
     assert [config.epochs_for(n) for n in (2_000, 8_000, 32_000, 60_000, 10**9)] == [30, 30, 15, 11, 1]
     # images seen grow with the square root of the data: full MNIST costs ~2.7x the embedded 8,000, not 7.5x
     assert 60_000 * config.epochs_for(60_000) / (8_000 * 30) == pytest.approx(2.75, abs=0.01)
+
+
+@pytest.mark.parametrize("architecture", [networks.Reader, networks.Judge, networks.VariationalAutoencoder])
+def test_the_inference_copy_computes_the_same_function(architecture):
+    torch.manual_seed(0)
+    model = architecture()
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(64, 1, 28, 28))            # batch-norm statistics that are not the identity
+    model.eval()
+    fast = for_inference(model)
+    x = torch.rand(300, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(fast(x), model(x), atol=1e-5)
+        assert torch.allclose(in_batches(fast, x, 128), model(x), atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == (architecture is networks.Reader)
+    assert not fast.training
+
+
+def test_training_work_orders_the_denoiser_first():
+    work = {spec.name: training_work(spec, 8000) for spec in SPECS}
+    assert max(work, key=work.get) == "diffusion"
+    assert work["reader"] > work["panel-mlp"] > 0

@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from generator.models.inference import in_batches
+
 MASK_DENSITY = 0.02
-CHUNK = 10_000          # candidate images per forward pass
 
 
 @dataclass
@@ -37,7 +38,7 @@ def target_probability(reader: nn.Module, images: torch.Tensor, targets: torch.T
     """The reader's p(target) for images ``[R,C,784]`` with one target per row, shape ``[R,C]``."""
     runs, count = images.shape[:2]
     flat = images.reshape(-1, 1, 28, 28)
-    logits = torch.cat([reader(flat[i:i + CHUNK]) for i in range(0, len(flat), CHUNK)])
+    logits = in_batches(reader, flat)
     probs = F.softmax(logits, dim=1).view(runs, count, 10)
     return probs.gather(2, targets.view(-1, 1, 1).expand(-1, count, 1)).squeeze(2)
 

@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 from generator.digits import images_to_tensor
-
-BATCH = 500
+from generator.models.inference import in_batches
 
 
 def encode(autoencoder: nn.Module, images: np.ndarray) -> np.ndarray:
@@ -18,7 +17,7 @@ def encode(autoencoder: nn.Module, images: np.ndarray) -> np.ndarray:
     autoencoder = autoencoder.cpu().eval()
     x = images_to_tensor(images)
     with torch.no_grad():
-        return torch.cat([autoencoder.encoder(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
+        return in_batches(autoencoder.encoder, x).numpy()
 
 
 def decode(autoencoder: nn.Module, latents: np.ndarray) -> np.ndarray:
@@ -26,7 +25,7 @@ def decode(autoencoder: nn.Module, latents: np.ndarray) -> np.ndarray:
     autoencoder = autoencoder.cpu().eval()
     z = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
     with torch.no_grad():
-        return torch.cat([autoencoder.decoder(z[i:i + BATCH]) for i in range(0, len(z), BATCH)])[:, 0].numpy()
+        return in_batches(autoencoder.decoder, z)[:, 0].numpy()
 
 
 def farthest_on_path(path: np.ndarray) -> np.ndarray:

@@ -25,11 +25,11 @@ from generator.data.dataset import Dataset
 from generator.digits import rotate180, to_uint8
 from generator.engines.panel import Panel
 from generator.engines.sampler import SamplerConfig, sample
+from generator.models.inference import INFERENCE_BATCH
 from generator.models.table import Models
 from generator.models.training import random_affine
 
 Objective = Callable[[torch.Tensor], torch.Tensor]          # images [N,1,28,28] -> loss per image [N]
-BATCH = 2000
 
 
 class Pixels(nn.Module):
@@ -244,9 +244,9 @@ def prior_table(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tupl
         team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
         latents = prior_latents(recipe, toolkit, torch.Generator().manual_seed(seed))
         with torch.no_grad():
-            starts = tqdm(range(0, len(latents), BATCH), desc=recipe.name, unit="batch", leave=False)
-            toolkit.prior_tables[key] = latents, torch.cat([goal.table(team, decoder(latents[start:start + BATCH]))
-                                                            for start in starts])
+            starts = tqdm(range(0, len(latents), INFERENCE_BATCH), desc=recipe.name, unit="batch", leave=False)
+            table = [goal.table(team, decoder(latents[start:start + INFERENCE_BATCH])) for start in starts]
+            toolkit.prior_tables[key] = latents, torch.cat(table)
     return toolkit.prior_tables[key]
 
 

@@ -34,7 +34,8 @@ class SamplerConfig:
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
     team_guidance: float = 0.0      # weight of the team's log-probability gradient (guided steps only)
-    batch_size: int = 256           # images per network call (a call holds 2 or 4 × as many rows)
+    batch_size: int = 48            # images per network call (a call holds 2, 3 or 4 × as many rows; on two CPU
+                                    # cores ~100-200 rows a call run 1.5x as fast as 1,000)
 
     def describe(self) -> str:
         """The sampler in words."""
@@ -170,7 +171,8 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
         x_start = (1 - config.start_time) * x_start + config.start_time * init
     model.eval()
     parts = []
-    with torch.no_grad():
+    guided_by_team = bool(team) and config.team_guidance > 0
+    with torch.no_grad() if guided_by_team else torch.inference_mode():    # inference mode: ~25% faster calls
         for start in range(0, len(labels), config.batch_size):
             rows = slice(start, start + config.batch_size)
             parts.append(euler(model, x_start[rows], cond.part(rows), config, team))

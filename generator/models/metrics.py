@@ -7,16 +7,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from generator.digits import images_to_tensor
+from generator.models.inference import INFERENCE_BATCH, in_batches
 
 
-def predict_proba(model: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 2000) -> np.ndarray:
+def predict_proba(model: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
     """Softmax probabilities ``[N,10]`` (float64 numpy) of a tensor ``[N,1,28,28]`` or digits ``[N,28,28]``."""
     if isinstance(x, np.ndarray):
         x = images_to_tensor(x)
     model = model.cpu().eval()
     with torch.no_grad():
-        parts = [F.softmax(model(x[i:i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]
-    return torch.cat(parts).double().numpy()
+        return F.softmax(in_batches(model, x, batch_size), dim=1).double().numpy()
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:

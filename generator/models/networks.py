@@ -20,6 +20,20 @@ class Normalize(nn.Module):
         return (x - MNIST_MEAN) / MNIST_STD
 
 
+class MaskDropout(nn.Module):
+    """Dropout as a uniform random mask: what ``nn.Dropout`` computes, in less than half its time on the CPU
+    (``torch.rand`` is vectorised, Bernoulli sampling is not); the identity in eval mode."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        return x * (torch.rand_like(x) >= self.p).to(x.dtype).mul_(1 / (1 - self.p))
+
+
 def conv_block(c_in: int, c_out: int, kernel: int, pool: bool) -> list[nn.Module]:
     """Convolution (same padding), batch norm, ReLU, and an optional 2x2 max-pool."""
     layers: list[nn.Module] = [
@@ -49,7 +63,7 @@ class Reader(nn.Module):
             *conv_block(w1, w2, 3, pool=True),
             *conv_block(w2, w3, 3, pool=False),
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3 * 7 * 7, 10))
+        self.classifier = nn.Sequential(nn.Flatten(), MaskDropout(dropout), nn.Linear(w3 * 7 * 7, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -71,7 +85,7 @@ class Judge(nn.Module):
             nn.Flatten(),
             nn.Linear(40 * 7 * 7, 128),
             nn.ELU(),
-            nn.Dropout(0.4),
+            MaskDropout(0.4),
             nn.Linear(128, 10),
         )
 
@@ -85,7 +99,7 @@ class Perceptron(nn.Module):
     def __init__(self, hidden: tuple[int, int] = (256, 128), dropout: float = 0.2) -> None:
         super().__init__()
         h1, h2 = hidden
-        self.net = nn.Sequential(Normalize(), nn.Flatten(), nn.Linear(28 * 28, h1), nn.ReLU(), nn.Dropout(dropout),
+        self.net = nn.Sequential(Normalize(), nn.Flatten(), nn.Linear(28 * 28, h1), nn.ReLU(), MaskDropout(dropout),
                                  nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,12 +15,13 @@ import torch
 from torch import nn
 
 from generator.digits import images_to_tensor
+from generator.models.inference import INFERENCE_BATCH
 
 K = 3
 CHUNK = 2048
 
 
-def penultimate(model: nn.Module, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+def penultimate(model: nn.Module, images: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
     """Features ``[N, F]`` (float64) of uint8 digits ``[N,28,28]``: the input of the model's last linear layer."""
     last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     captured: list[torch.Tensor] = []

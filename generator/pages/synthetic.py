@@ -25,6 +25,7 @@ from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor
 from generator.engines.pen import SOFTNESS, SUPERSAMPLE, centre_of_mass, synthesize
 from generator.engines.strokes import ALTERNATE, BAR, BOX, FLAG, SIDE, SPACING
+from generator.models.inference import for_inference
 from generator.models.metrics import confusion_matrix, predict_proba
 from generator.models.realism import Realism
 from generator.models.table import Models, cache_key
@@ -152,7 +153,7 @@ def retrain(models: Models, dataset: Dataset, mined: tuple[np.ndarray, np.ndarra
     hit = entry.load() if entry is not None else None
     if hit is not None:
         module.load_state_dict(torch.load(io.BytesIO(hit[0]), weights_only=True))
-        return module.eval(), hit[1], True
+        return for_inference(module), hit[1], True
     images, labels = dataset.train_images, dataset.train_labels
     if config.train_limit:
         keep = np.sort(np.random.default_rng(config.seed).permutation(len(labels))[:config.train_limit])
@@ -172,7 +173,7 @@ def retrain(models: Models, dataset: Dataset, mined: tuple[np.ndarray, np.ndarra
         buffer = io.BytesIO()
         torch.save(module.state_dict(), buffer)
         entry.store(buffer.getvalue(), meta)
-    return module, meta, False
+    return for_inference(module), meta, False
 
 
 def _percent(values: list[float]) -> list[float]:

