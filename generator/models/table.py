@@ -138,7 +138,7 @@ def get_model(spec: ModelSpec, dataset: Dataset, cache_dir: Path, device: torch.
         module.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
         return TrainedModel(spec, for_inference(module), meta, cached=True)
     meta = {"name": spec.name, "role": spec.role, "architecture": spec.architecture, "kwargs": dict(spec.kwargs),
-            **fit(module, spec.role, spec.train, dataset, device, spec.name)}
+            **fit(module, spec.role, spec.train, dataset, device, spec.name), "threads": torch.get_num_threads()}
     module.cpu().eval()
     buffer = io.BytesIO()
     torch.save(module.state_dict(), buffer)
