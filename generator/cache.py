@@ -7,6 +7,7 @@ half-written) is deleted and reported as a miss, so the caller rebuilds it.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -35,7 +36,16 @@ def module_file(module: str, root: Path = PACKAGE_DIR) -> Path | None:
 def package_imports(module: str, root: Path = PACKAGE_DIR) -> set[str]:
     """The ``generator`` modules that ``module``'s source imports directly: ``from generator.x import y`` names
     ``generator.x.y`` when y is a module itself, else ``generator.x``."""
-    tree = ast.parse(module_file(module, root).read_text())
+    path = module_file(module, root)
+    stat = path.stat()
+    return set(imports_in(path, stat.st_mtime_ns, stat.st_size, root))
+
+
+@functools.cache
+def imports_in(path: Path, mtime_ns: int, size: int, root: Path) -> frozenset[str]:
+    """``package_imports`` of one version of one file (parsed once a process; the build hashes ~30 modules for
+    its pages, models and exports, most of them many times)."""
+    tree = ast.parse(path.read_text())
     found = set()
     for node in ast.walk(tree):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
@@ -43,7 +53,7 @@ def package_imports(module: str, root: Path = PACKAGE_DIR) -> set[str]:
                        for a in node.names]
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
         found |= {n for n in names if n.split(".")[0] == "generator" and module_file(n, root)}
-    return found
+    return frozenset(found)
 
 
 def code_modules(*modules: str, root: Path = PACKAGE_DIR, skip: Collection[str] = ()) -> list[str]:

@@ -9,6 +9,7 @@ from PIL import Image
 
 from generator.digits import to_uint8
 from generator.site.images import diverging_rgb, heat_rgb, save_png, sprite_sheet, tile_position
+from generator.site.writer import write_png
 
 
 def _tiles(count: int, size: int = 28) -> np.ndarray:
@@ -80,3 +81,18 @@ def test_png_round_trip_and_deterministic(tmp_path: Path) -> None:
 def test_save_png_rejects_floats(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         save_png(tmp_path / "x.png", np.zeros((4, 4)))
+
+
+def test_the_png_cache_gives_the_same_bytes_and_is_used(tmp_path: Path) -> None:
+    pixels, cache = _tiles(1)[0], tmp_path / "png"
+    write_png(tmp_path / "first.png", pixels, cache)
+    (stored,) = cache.glob("*.png")
+    write_png(tmp_path / "second.png", pixels, cache)
+    assert (tmp_path / "second.png").read_bytes() == (tmp_path / "first.png").read_bytes() == stored.read_bytes()
+    stored.write_bytes(stored.read_bytes()[:-8])             # a damaged entry is encoded afresh, not copied
+    write_png(tmp_path / "third.png", pixels, cache)
+    assert (tmp_path / "third.png").read_bytes() == (tmp_path / "first.png").read_bytes()
+    other = pixels.copy()
+    other[0, 0] ^= 1
+    write_png(tmp_path / "other.png", other, cache)
+    assert len(list(cache.glob("*.png"))) == 2

@@ -280,7 +280,8 @@ def build_locked(settings: Settings, device: torch.device) -> Summary:
     render_started = time.perf_counter()
     files = {MODEL_FILES[name]: onnx_files[name] for name in MODEL_FILES}
     files |= vendor_files(settings.node_modules)
-    assemble(settings.out, settings.templates, results, facts, build_record(models, settings), files, blobs)
+    assemble(settings.out, settings.templates, results, facts, build_record(models, settings), files, blobs,
+             settings.cache / "png")
     summary.add("site", "rebuilt", time.perf_counter() - render_started, f"{settings.out}")
     summary.add("total", "", time.perf_counter() - started, f"device {device}")
     return summary

@@ -1,13 +1,16 @@
 """Site assembly: render page results through the Jinja templates into a temporary folder, then swap it in whole."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from generator.cache import Entry, digest
 from generator.errors import InputError
 from generator.pages import PAGES
 from generator.site.images import save_png, sprite_sheet
@@ -37,15 +40,30 @@ def environment(templates: Path) -> Environment:
     return env
 
 
-def write_result(root: Path, result: PageResult) -> None:
-    """Write a result's sprite sheets, pictures and manifest under ``root``."""
+def write_result(root: Path, result: PageResult, png_cache: Path | None = None) -> None:
+    """Write a result's sprite sheets, pictures and manifest under ``root`` (PNGs encoded once, in ``png_cache``)."""
     for sheet in result.sprites:
         if len(sheet.tiles):
-            save_png(root / sheet.path, sprite_sheet(sheet.tiles, sheet.columns))
+            write_png(root / sheet.path, sprite_sheet(sheet.tiles, sheet.columns), png_cache)
     for picture in result.pictures:
-        save_png(root / picture.path, picture.pixels)
+        write_png(root / picture.path, picture.pixels, png_cache)
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "data" / f"{result.page}.json").write_text(json.dumps(result.manifest(), indent=1))
+
+
+def write_png(path: Path, pixels: np.ndarray, cache: Path | None) -> None:
+    """``save_png``, or with a ``cache`` folder the bytes of the same pixels encoded before (optimised PNG
+    encoding is most of a warm build's writing time)."""
+    pixels = np.ascontiguousarray(pixels)
+    entry = Entry(cache, f"png-{digest(pixels.shape, hashlib.sha256(pixels).hexdigest())}", "png") if cache else None
+    hit = entry.load() if entry is not None else None
+    if hit is None:
+        save_png(path, pixels)
+        if entry is not None:
+            entry.store(path.read_bytes(), {"shape": list(pixels.shape)})
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(hit[0])
 
 
 def copy_file(source: Path, target: Path) -> None:
@@ -65,18 +83,18 @@ def render_pages(root: Path, templates: Path, results: dict[str, PageResult], fa
 
 
 def assemble(out_dir: Path, templates: Path, results: dict[str, PageResult], facts: dict, record: dict,
-             files: dict[str, Path], blobs: dict[str, bytes]) -> None:
+             files: dict[str, Path], blobs: dict[str, bytes], png_cache: Path | None = None) -> None:
     """Build the whole site in a sibling temporary folder and swap it in; on any failure ``out_dir`` is untouched.
 
     ``record`` (every config) goes to ``data/build.json``; ``files`` maps site-relative paths (e.g.
-    ``models/reader.onnx``) to files to copy in, ``blobs`` to bytes to write.
+    ``models/reader.onnx``) to files to copy in, ``blobs`` to bytes to write; ``png_cache`` keeps encoded PNGs.
     """
     tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         shutil.copytree(templates / STATIC_DIR, tmp / STATIC_DIR)
         for result in results.values():
-            write_result(tmp, result)
+            write_result(tmp, result, png_cache)
         (tmp / "data" / "build.json").write_text(json.dumps({"facts": facts, **record}, indent=1))
         for relative, source in files.items():
             copy_file(source, tmp / relative)
