@@ -185,10 +185,11 @@ def make_in_workers(dataset: Dataset, settings: Settings, device: torch.device) 
     specs = [s for s in model_specs(settings.quick) if not model_entry(s, dataset, weights).present()]
     tasks = [Task(s.name, partial(train_in_worker, s.name), rank=(0, -training_work(s, len(dataset.train_labels))))
              for s in specs]
-    tasks += [Task(page.name, partial(page_in_worker, page.name), frozenset(s.name for s in specs
-                                                                          if s.role in page.models),
-                   rank=(1, SLOW_PAGES.index(page.name) if page.name in SLOW_PAGES else len(SLOW_PAGES)))
-              for page in GALLERIES if not page_entry(page, dataset, settings).present()]
+    for page in GALLERIES:
+        if not page_entry(page, dataset, settings).present():
+            needs = frozenset(s.name for s in specs if s.role in page.models)
+            slowness = SLOW_PAGES.index(page.name) if page.name in SLOW_PAGES else len(SLOW_PAGES)
+            tasks.append(Task(page.name, partial(page_in_worker, page.name), needs, rank=(1, slowness)))
     if tasks:
         run_tasks(tasks, min(jobs, len(tasks)), worker_setup, (settings, dataset))
     return {task.name for task in tasks}
