@@ -16,6 +16,7 @@ from PIL import Image
 from conftest import run_cli
 from generator.pages import PAGES
 from generator.site.pipeline import SOURCE_LINKS
+from generator.site.workers import core_count
 
 DATA_SOURCES = set(SOURCE_LINKS.values())
 PAGE_FILES = [f"{p.name}.html" for p in PAGES]
@@ -99,6 +100,12 @@ def test_core_pages_have_items_and_charts(quick_build):
         assert json.loads((out / "data" / f"{page}.json").read_text())["items"]
         assert "<svg" in (out / f"{page}.html").read_text()
     assert len(json.loads((out / "data" / "index.json").read_text())["items"]) == 10
+
+
+def test_model_cards_say_the_workers_trained_on_one_thread(quick_build):
+    """The quick build trains on a pool of single-threaded workers wherever there are two cores or more."""
+    html = (quick_build["out"] / "classifier.html").read_text()
+    assert ("s on cpu, 1 thread" in html) == (core_count() > 1)
 
 
 def test_reader_onnx_is_in_the_site(quick_build):

@@ -66,6 +66,15 @@ def headline(metrics: dict, accuracy: float | None) -> str:
     return f"MSE {metrics['reconstruction_mse']:.4f}"
 
 
+def trained_on(meta: dict) -> str:
+    """Where a model trained: the device, and on a CPU the torch threads when recorded (a cold CPU build trains
+    each model on one thread of a worker process)."""
+    threads = meta.get("threads")
+    if meta["device"] != "cpu" or threads is None:
+        return meta["device"]
+    return f"cpu, {threads} thread{'s' * (threads != 1)}"
+
+
 def model_card(trained: TrainedModel, accuracy: float | None) -> dict:
     """The facts shown about one model."""
     meta = trained.meta
@@ -76,7 +85,7 @@ def model_card(trained: TrainedModel, accuracy: float | None) -> dict:
         "epochs": meta["history"]["epochs"], "images_seen": meta["history"]["images_seen"],
         "augmentation": meta["train"]["augmentation"], "seed": meta["train"]["seed"],
         "seconds": round(meta["seconds"], 1), "seconds_per_epoch": round(meta["history"]["seconds_per_epoch"], 2),
-        "device": meta["device"], "accuracy": accuracy, "headline": headline(meta["metrics"], accuracy),
+        "device": trained_on(meta), "accuracy": accuracy, "headline": headline(meta["metrics"], accuracy),
         "history": meta["history"],
     }
 
