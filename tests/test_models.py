@@ -11,11 +11,12 @@ import torch
 
 from generator.data import Dataset
 from generator.data.dataset import Origin, make_dataset
+from generator.digits import images_to_tensor
 from generator.models import networks
 from generator.models.export import export_checked, onnx_bytes, parity
 from generator.models.inference import for_inference, in_batches
 from generator.models.table import SPECS, ModelSpec, cache_key, get_model, training_work
-from generator.models.training import TrainConfig
+from generator.models.training import TrainConfig, train_classifier
 
 TINY = TrainConfig(epochs=1, train_limit=300, batch_size=64)
 
@@ -144,3 +145,31 @@ def test_training_work_orders_the_denoiser_first():
     work = {spec.name: training_work(spec, 8000) for spec in SPECS}
     assert max(work, key=work.get) == "diffusion"
     assert work["reader"] > work["panel-mlp"] > 0
+
+
+def test_reading_the_test_set_once_leaves_training_unchanged(dataset):
+    """``curves=False`` reads the test set after the last epoch only; the weights come out the same."""
+    train = images_to_tensor(dataset.train_images[:256]), torch.from_numpy(dataset.train_labels[:256].astype(np.int64))
+    test = images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64))
+    runs = []
+    for curves in (True, False):
+        torch.manual_seed(0)
+        model = networks.Reader()
+        runs.append((model, train_classifier(model, train, test, replace(TINY, epochs=2), torch.device("cpu"), "test",
+                                             curves=curves)))
+    (with_curves, history), (without, once) = runs
+    assert len(history.test_accuracy) == 2 and len(once.test_accuracy) == 1
+    assert once.test_accuracy[-1] == history.test_accuracy[-1] and once.train_loss == history.train_loss
+    for a, b in zip(with_curves.state_dict().values(), without.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_the_trainable_copy_is_the_trained_network(dataset, tmp_path):
+    """``TrainedModel.trainable()`` gives back the network as trained (batch norm not folded), fresh or cached."""
+    x = torch.rand(16, 1, 28, 28)
+    for trained in (get_model(spec(), dataset, tmp_path, torch.device("cpu")),
+                    get_model(spec(), dataset, tmp_path, torch.device("cpu"))):
+        network = trained.trainable().eval()
+        assert any(isinstance(m, torch.nn.BatchNorm2d) for m in network.modules())
+        assert network is not trained.trainable()
+        torch.testing.assert_close(network(x), trained.module(x), atol=1e-4, rtol=1e-4)

@@ -173,6 +173,7 @@ def test_synthetic_page_in_the_quick_build(quick_build):
             assert item["predicted"] != item["label"] and item["scores"]["reader"]["predicted"] == item["predicted"]
     html = (out / "synthetic.html").read_text()
     assert html.count("<svg class=\"chart\"") >= 1 + 4 + 7 + 1 and "style=" not in html
+    assert '<th scope="col">control</th>' in html and "control (no mined digits)" in html
     examples = [item for item in manifest["items"] if item["kind"] == "example"]
     assert examples and all(isinstance(item["looks_real"], bool) for item in examples)
     realism = re.findall(r'px</th><td>[\d.]+%</td><td>[\d.]+%</td>\s*<td>([\d.]+)</td><td>([\d.]+)</td>', html)
@@ -180,8 +181,8 @@ def test_synthetic_page_in_the_quick_build(quick_build):
     assert all(0 <= float(share) <= 1 and float(distance) >= 0 for share, distance in realism)
 
 
-def test_retrained_reader_is_cached(quick_build):
-    """A warm build loads the mined reader instead of training it again."""
+def test_further_trained_readers_are_cached(quick_build):
+    """A warm build loads the mined reader and its control instead of training them again; they differ."""
     import torch
 
     from generator.data import load_dataset
@@ -193,7 +194,12 @@ def test_retrained_reader_is_cached(quick_build):
     models = get_models(dataset, cache / "weights", torch.device("cpu"), quick=True)
     assert models.reader.cached
     build = BuildInfo(seed=0, cache=cache / "experiments", device="cpu")
-    settings = synthetic.mining_settings(models, dataset, synthetic.Config().quick(), build.seed)
+    config = synthetic.Config().quick()
+    settings = synthetic.mining_settings(models, dataset, config, build.seed)
     empty = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
-    _, meta, cached = synthetic.retrain(models, dataset, empty, build, settings)
-    assert cached and meta["mined"] > 0 and meta["epochs"] == 1
+    one = (np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8))
+    _, control, control_cached = synthetic.fine_tune(models, dataset, empty, build, settings, config)
+    _, mined, mined_cached = synthetic.fine_tune(models, dataset, one, build, settings, config)
+    assert control_cached and mined_cached
+    assert control["mined"] == 0 and mined["mined"] > 0 and mined["epochs"] == control["epochs"] == 1
+    assert mined["train_size"] - control["train_size"] == mined["mined"]

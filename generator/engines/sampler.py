@@ -29,7 +29,7 @@ from generator.models.denoiser import NULL_CLASS
 class SamplerConfig:
     """The knobs of one sampling run."""
 
-    steps: int = 25                 # Euler steps over the whole path [0, 1]
+    steps: int = 20                 # Euler steps over the whole path [0, 1] (25 read the same to the panel)
     guidance: float = 3.5           # w of classifier-free guidance
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image

@@ -45,7 +45,7 @@ def out_of_fold_probabilities(images: np.ndarray, labels: np.ndarray, config: Tr
         torch.manual_seed(config.seed + k)
         model = Reader()
         train_classifier(model, (x[~held], y[~held]), (x[held], y[held]), config, device,
-                         f"cross-validation {k + 1}/{folds}")
+                         f"cross-validation {k + 1}/{folds}", curves=False)
         probs[fold == k] = predict_proba(model.cpu(), x[held])
     return probs
 

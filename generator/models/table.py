@@ -73,9 +73,16 @@ class TrainedModel:
     """A ready network with the facts the site shows about it."""
 
     spec: ModelSpec
-    module: nn.Module           # ``networks.for_inference`` of the trained weights
+    module: nn.Module           # ``inference.for_inference`` of the trained weights
     meta: dict
     cached: bool
+    weights: dict = field(default_factory=dict, repr=False)    # the trained state dict (batch norm not folded)
+
+    def trainable(self) -> nn.Module:
+        """A fresh copy of the trained network as it was trained (batch norm not folded), to train on."""
+        module = self.spec.build()
+        module.load_state_dict(self.weights)
+        return module
 
 
 @dataclass
@@ -135,15 +142,16 @@ def get_model(spec: ModelSpec, dataset: Dataset, cache_dir: Path, device: torch.
     hit = entry.load()
     if hit is not None:
         data, meta = hit
-        module.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
-        return TrainedModel(spec, for_inference(module), meta, cached=True)
+        weights = torch.load(io.BytesIO(data), weights_only=True)
+        module.load_state_dict(weights)
+        return TrainedModel(spec, for_inference(module), meta, cached=True, weights=weights)
     meta = {"name": spec.name, "role": spec.role, "architecture": spec.architecture, "kwargs": dict(spec.kwargs),
             **fit(module, spec.role, spec.train, dataset, device, spec.name), "threads": torch.get_num_threads()}
     module.cpu().eval()
     buffer = io.BytesIO()
     torch.save(module.state_dict(), buffer)
     entry.store(buffer.getvalue(), meta)
-    return TrainedModel(spec, for_inference(module), meta, cached=False)
+    return TrainedModel(spec, for_inference(module), meta, cached=False, weights=module.state_dict())
 
 
 def training_work(spec: ModelSpec, train_size: int) -> float:

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from generator.models.inference import in_batches
+
 REFERENCE_SIZE = 8_000      # the embedded split's training digits, for which recipes give their epochs
 
 
@@ -99,17 +101,13 @@ def augment(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of a classifier on a whole set."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of a classifier on a whole set (channels-last batches of
+    ``INFERENCE_BATCH``: on the CPU about twice as fast as batches of 1,000 in the default layout)."""
     model.eval()
-    total_loss, correct = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            logits = model(x[start:start + batch_size])
-            target = y[start:start + batch_size]
-            total_loss += F.cross_entropy(logits, target, reduction="sum").item()
-            correct += (logits.argmax(1) == target).sum().item()
-    return total_loss / len(x), correct / len(x)
+    with torch.inference_mode():
+        logits = in_batches(model, channels_last(x))
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).sum().item() / len(y)
 
 
 def _setup(model: nn.Module, tensors: list[torch.Tensor], config: TrainConfig, device: torch.device):
@@ -157,13 +155,14 @@ def _finish(model: nn.Module, history: History, started: float, epochs: int, cou
 
 def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                      test: tuple[torch.Tensor, torch.Tensor], config: TrainConfig, device: torch.device,
-                     desc: str) -> History:
-    """Train with AdamW and a one-cycle schedule; returns per-epoch curves on train and test."""
+                     desc: str, curves: bool = True) -> History:
+    """Train with AdamW and a one-cycle schedule; returns per-epoch curves on train and test (``curves`` False:
+    the test set is read after the last epoch only, which leaves the training itself unchanged)."""
     gen, (x, y), optimizer, schedule = _setup(model, list(train), config, device)
     test_x, test_y = (t.to(device) for t in test)
     history, started = History(), time.perf_counter()
     epochs = config.epochs_for(len(x))
-    for _ in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
+    for epoch in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
         model.train()
         loss_sum, correct = 0.0, 0
         for idx in _batches(len(x), config, gen):
@@ -172,11 +171,12 @@ def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
             _step(optimizer, schedule, loss)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y[idx]).sum().item()
-        test_loss, test_accuracy = evaluate(model, test_x, test_y)
         history.train_loss.append(loss_sum / len(x))
         history.train_accuracy.append(correct / len(x))
-        history.test_loss.append(test_loss)
-        history.test_accuracy.append(test_accuracy)
+        if curves or epoch == epochs - 1:
+            test_loss, test_accuracy = evaluate(model, test_x, test_y)
+            history.test_loss.append(test_loss)
+            history.test_accuracy.append(test_accuracy)
     return _finish(model, history, started, epochs, len(x))
 
 

@@ -30,7 +30,7 @@ PAIRS = [(i, j) for i in range(10) for j in range(i, 10)]
 RECIPES = (
     Recipe("naive", start="mean", steps=200, learning_rate=0.01, origin="seed 000"),
     Recipe("pixels-ensemble", team="ensemble", jitter=True, views=2, smoothness=0.01, steps=100, learning_rate=0.01),
-    Recipe("latent-ensemble", space="latent", team="ensemble", jitter=True, views=2, prior=1.0, restarts=2, steps=100,
+    Recipe("latent-ensemble", space="latent", team="ensemble", jitter=True, views=2, prior=1.0, steps=100,
            learning_rate=0.05),
     Recipe("prior-ensemble", space="prior", team="ensemble", samples=30_000),
     Recipe("prior-panel", space="prior", team="ensemble", samples=30_000, shortlist=16),

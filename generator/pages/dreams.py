@@ -31,7 +31,7 @@ RECIPES = (
     Recipe("mean", start="mean", steps=200, learning_rate=0.01, origin="seed 000's second attempt"),
     Recipe("pixels-ensemble", team="ensemble", jitter=True, smoothness=0.01, steps=200, learning_rate=0.01),
     Recipe("latent-reader", space="latent", prior=1.0, restarts=4, steps=150, learning_rate=0.05),
-    Recipe("latent-ensemble", space="latent", team="ensemble", jitter=True, prior=1.0, restarts=4, steps=150,
+    Recipe("latent-ensemble", space="latent", team="ensemble", jitter=True, prior=1.0, restarts=2, steps=150,
            learning_rate=0.05),
     Recipe("prior-search", space="prior", team="ensemble", samples=20_000, shortlist=16),
     Recipe("diffusion", space="diffusion", candidates=100),
