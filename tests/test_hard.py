@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from generator.models.cross_validation import fold_of, label_issues
-from generator.pages.hard import closest_calls, misclassified
+from generator.pages.hard import closest_calls, held_out_label_issues, misclassified
 
 
 def test_folds_are_stratified_and_seeded():
@@ -59,6 +59,21 @@ def test_closest_calls_are_right_with_the_smallest_margin():
     labels = np.array([0, 1, 2])
     probs = np.array([[.5, .45] + [.05 / 8] * 8, [.1, .9] + [0] * 8, [.4, .0, .6] + [0] * 7])
     assert list(closest_calls(probs, labels, 2)) == [0, 2]
+
+
+def test_held_out_label_issues_need_a_unanimous_other_reading():
+    """A digit is flagged when its label's mean probability is under the class average and every classifier reads
+    the same other digit; a split reading or a confident label is not flagged."""
+    labels = np.repeat(np.arange(10), 5)
+    sure = np.eye(10)[labels] * 0.98 + 0.002
+    first, second = sure.copy(), sure.copy()
+    for probs, reading in ((first, 6), (second, 6)):          # digit 25 (a 5): both classifiers read a 6
+        probs[25] = np.eye(10)[reading] * 0.9 + 0.01
+    first[30], second[30] = np.eye(10)[0] * 0.9 + 0.01, np.eye(10)[8] * 0.9 + 0.01      # a 6 read as 0 and as 8
+    first[40] = np.eye(10)[1] * 0.9 + 0.01                    # an 8 read as 1 by one classifier only
+    ranked, suggested = held_out_label_issues({"a": first, "b": second}, labels)
+    assert list(ranked) == [25] and suggested[25] == 6
+    assert held_out_label_issues({"a": sure, "b": sure}, labels)[0].size == 0
 
 
 def test_hard_page_manifest(quick_build):
