@@ -30,7 +30,7 @@ def tiny_denoiser(seed: int = 0) -> Denoiser:
     """A small denoiser with every weight drawn at random (the real init zeroes residual branches, which would
     hide the labels from the output)."""
     torch.manual_seed(seed)
-    model = Denoiser(widths=(8, 8, 16), emb_dim=16)
+    model = Denoiser(widths=(8, 16), emb_dim=16)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.15)
@@ -153,7 +153,7 @@ def test_onnx_export_is_one_file_with_parity(model):
 def test_training_reduces_the_loss_on_a_small_batch():
     images, labels = toy_digits(64)
     torch.manual_seed(0)
-    model = Denoiser(widths=(8, 8, 16), emb_dim=16)
+    model = Denoiser(widths=(8, 16), emb_dim=16)
     before = velocity_loss(model, images, labels)
     config = DiffusionConfig(images=64 * 40, batch_size=32, learning_rate=1e-2, seed=1, ema_decay=0.9)
     history = train_flow(model, images, labels, config)
