@@ -55,8 +55,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--time-sampling", default=DiffusionConfig.time_sampling)
     parser.add_argument("--ema-decay", type=float, default=DiffusionConfig.ema_decay)
     parser.add_argument("--augmentation", default=DiffusionConfig.augmentation)
-    parser.add_argument("--widths", type=int, nargs=3, default=(16, 24, 64))
-    parser.add_argument("--no-attention", action="store_true")
+    parser.add_argument("--widths", type=int, nargs=2, default=(32, 64), help="channels at 14 and 7 px")
     parser.add_argument("--steps", type=int, default=SamplerConfig.steps)
     parser.add_argument("--guidance", type=float, default=SamplerConfig.guidance)
     parser.add_argument("--unguided-steps", type=int, default=SamplerConfig.unguided_steps)
@@ -105,7 +104,7 @@ def train(args: argparse.Namespace, dataset: Dataset) -> tuple[Denoiser, Diffusi
                              time_sampling=args.time_sampling, augmentation=args.augmentation,
                              ema_decay=args.ema_decay, seed=args.seed)
     torch.manual_seed(args.seed)
-    model = Denoiser(tuple(args.widths), attention=not args.no_attention)
+    model = Denoiser(tuple(args.widths))
     images = images_to_tensor(dataset.train_images)
     labels = torch.from_numpy(dataset.train_labels.astype(np.int64))
     history = train_flow(model, images, labels, config)
@@ -192,7 +191,7 @@ def main() -> None:
     torch.save(model.state_dict(), args.out / "denoiser.pt")
     onnx_data, onnx_diff = export_denoiser(model)
     results = {
-        "config": asdict(config), "widths": args.widths, "attention": not args.no_attention,
+        "config": asdict(config), "widths": args.widths,
         "sampler": asdict(sampler), "threads": args.threads, "classifiers": source, **facts,
         "network_calls_per_digit": network_calls(sampler),
         "sampling_seconds_per_100": round(sampling_seconds * 100 / len(labels), 2),

@@ -121,6 +121,10 @@ def test_epochs_follow_the_data_size():
     assert [config.epochs_for(n) for n in (2_000, 8_000, 32_000, 60_000, 10**9)] == [30, 30, 15, 11, 1]
     # images seen grow with the square root of the data: full MNIST costs ~2.7x the embedded 8,000, not 7.5x
     assert 60_000 * config.epochs_for(60_000) / (8_000 * 30) == pytest.approx(2.75, abs=0.01)
+    # a recipe may grow faster: at growth 1.0 the epochs stay, at 0.75 full MNIST sees ~4.5x the images
+    assert TrainConfig(epochs=30, data_growth=1.0).epochs_for(60_000) == 30
+    assert TrainConfig(epochs=30, data_growth=0.75).epochs_for(60_000) == 18
+    assert TrainConfig(epochs=30, data_growth=0.75).epochs_for(8_000) == 30
 
 
 @pytest.mark.parametrize("architecture", [networks.Reader, networks.Judge, networks.VariationalAutoencoder])

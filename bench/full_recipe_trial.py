@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Trial of a classifier recipe on full MNIST (not run by the tests): train on training digits 0-54,999, score on
+55,000-59,999 (the validation digits that choose full-data recipes) and, for the record only, the test set.
+Appends one JSON line to ``--results``; bench/FULL_MNIST.md holds the runs that chose the build's recipes.
+
+    .venv/bin/python bench/full_recipe_trial.py reader --epochs 30              # one thread; two trials at once
+    .venv/bin/python bench/full_recipe_trial.py judge --epochs 20 --arch Judge --augmentation elastic --lr 2e-3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator.data.idx import read_idx_dir  # noqa: E402
+from generator.digits import images_to_tensor  # noqa: E402
+from generator.models import networks  # noqa: E402
+from generator.models.training import TrainConfig, evaluate, train_classifier  # noqa: E402
+
+VALIDATION = 5_000
+
+
+def arguments() -> argparse.Namespace:
+    """The recipe's knobs."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name")
+    parser.add_argument("--epochs", type=int, required=True, help="epochs on the 55,000 training digits")
+    parser.add_argument("--arch", default="Reader", choices=("Reader", "Judge"))
+    parser.add_argument("--widths", type=int, nargs=3, default=(16, 32, 64), help="Reader widths")
+    parser.add_argument("--augmentation", default="affine")
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "mnist")
+    parser.add_argument("--results", type=Path, default=Path("/tmp/full_recipe_trials.jsonl"))
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    torch.set_num_threads(1)
+    dataset = read_idx_dir(args.data)
+    x, y = images_to_tensor(dataset.train_images), torch.from_numpy(dataset.train_labels.astype(np.int64))
+    test_x, test_y = images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64))
+    fit, val = slice(0, len(y) - VALIDATION), slice(len(y) - VALIDATION, len(y))
+    config = TrainConfig(epochs=args.epochs, seed=0, learning_rate=args.lr, augmentation=args.augmentation,
+                         label_smoothing=args.label_smoothing, data_growth=1.0)
+    torch.manual_seed(0)
+    model = networks.Judge() if args.arch == "Judge" else networks.Reader(widths=tuple(args.widths))
+    started = time.perf_counter()
+    train_classifier(model, (x[fit], y[fit]), (x[val], y[val]), config, torch.device("cpu"), args.name, curves=False)
+    seconds = time.perf_counter() - started
+    row = {"name": args.name, **vars(args), "data": str(args.data), "results": None, "seconds": round(seconds, 1),
+           "validation": evaluate(model, x[val], y[val])[1], "test": evaluate(model, test_x, test_y)[1],
+           "mflop": networks.count_flops(model) / 1e6}
+    print(json.dumps(row))
+    with args.results.open("a") as out:
+        out.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
