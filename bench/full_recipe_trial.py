@@ -38,6 +38,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--augmentation", default="affine")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--results", type=Path, default=Path("/tmp/full_recipe_trials.jsonl"))
     return parser.parse_args()
@@ -51,7 +52,7 @@ def main() -> None:
     test_x, test_y = images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64))
     fit, val = slice(0, len(y) - VALIDATION), slice(len(y) - VALIDATION, len(y))
     config = TrainConfig(epochs=args.epochs, seed=0, learning_rate=args.lr, augmentation=args.augmentation,
-                         label_smoothing=args.label_smoothing, data_growth=1.0)
+                         label_smoothing=args.label_smoothing, batch_size=args.batch_size, data_growth=1.0)
     torch.manual_seed(0)
     model = networks.Judge() if args.arch == "Judge" else networks.Reader(widths=tuple(args.widths))
     started = time.perf_counter()
