@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from generator.data.idx import read_idx_dir  # noqa: E402
 from generator.digits import images_to_tensor  # noqa: E402
 from generator.models import networks  # noqa: E402
-from generator.models.training import TrainConfig, evaluate, train_classifier  # noqa: E402
+from generator.models.training import Teacher, TrainConfig, evaluate, train_classifier  # noqa: E402
 
 VALIDATION = 5_000
 
@@ -44,23 +44,35 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def load_split(data: Path, limit: int | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Full MNIST as fit (training 0-54,999, or its first ``limit``), validation (55,000-59,999) and test."""
+    dataset = read_idx_dir(data)
+    x, y = images_to_tensor(dataset.train_images), torch.from_numpy(dataset.train_labels.astype(np.int64))
+    end = len(y) - VALIDATION
+    return {"fit": (x[:limit or end], y[:limit or end]), "validation": (x[end:], y[end:]),
+            "test": (images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64)))}
+
+
+def run_trial(model: torch.nn.Module, config: TrainConfig, split: dict, device: torch.device, desc: str,
+              teacher: Teacher | None = None) -> dict:
+    """Train ``model`` on the fit digits; its seconds, validation and (recorded only) test accuracy, MFLOP."""
+    started = time.perf_counter()
+    train_classifier(model, split["fit"], split["validation"], config, device, desc, curves=False, teacher=teacher)
+    seconds = time.perf_counter() - started
+    model.cpu()
+    return {"seconds": round(seconds, 1), "validation": evaluate(model, *split["validation"])[1],
+            "test": evaluate(model, *split["test"])[1], "mflop": networks.count_flops(model) / 1e6}
+
+
 def main() -> None:
     args = arguments()
     torch.set_num_threads(1)
-    dataset = read_idx_dir(args.data)
-    x, y = images_to_tensor(dataset.train_images), torch.from_numpy(dataset.train_labels.astype(np.int64))
-    test_x, test_y = images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64))
-    fit, val = slice(0, len(y) - VALIDATION), slice(len(y) - VALIDATION, len(y))
     config = TrainConfig(epochs=args.epochs, seed=0, learning_rate=args.lr, augmentation=args.augmentation,
                          label_smoothing=args.label_smoothing, batch_size=args.batch_size, data_growth=1.0)
     torch.manual_seed(0)
     model = networks.Judge() if args.arch == "Judge" else networks.Reader(widths=tuple(args.widths))
-    started = time.perf_counter()
-    train_classifier(model, (x[fit], y[fit]), (x[val], y[val]), config, torch.device("cpu"), args.name, curves=False)
-    seconds = time.perf_counter() - started
-    row = {"name": args.name, **vars(args), "data": str(args.data), "results": None, "seconds": round(seconds, 1),
-           "validation": evaluate(model, x[val], y[val])[1], "test": evaluate(model, test_x, test_y)[1],
-           "mflop": networks.count_flops(model) / 1e6}
+    row = {"name": args.name, **vars(args), "data": str(args.data), "results": None,
+           **run_trial(model, config, load_split(args.data), torch.device("cpu"), args.name)}
     print(json.dumps(row))
     with args.results.open("a") as out:
         out.write(json.dumps(row) + "\n")
