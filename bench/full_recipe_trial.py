@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from generator.data.idx import read_idx_dir  # noqa: E402
 from generator.digits import images_to_tensor  # noqa: E402
 from generator.models import networks  # noqa: E402
-from generator.models.training import Teacher, TrainConfig, evaluate, train_classifier  # noqa: E402
+from generator.models.training import TrainConfig, evaluate, train_classifier  # noqa: E402
 
 VALIDATION = 5_000
 
@@ -53,11 +53,10 @@ def load_split(data: Path, limit: int | None = None) -> dict[str, tuple[torch.Te
             "test": (images_to_tensor(dataset.test_images), torch.from_numpy(dataset.test_labels.astype(np.int64)))}
 
 
-def run_trial(model: torch.nn.Module, config: TrainConfig, split: dict, device: torch.device, desc: str,
-              teacher: Teacher | None = None) -> dict:
+def run_trial(model: torch.nn.Module, config: TrainConfig, split: dict, device: torch.device, desc: str) -> dict:
     """Train ``model`` on the fit digits; its seconds, validation and (recorded only) test accuracy, MFLOP."""
     started = time.perf_counter()
-    train_classifier(model, split["fit"], split["validation"], config, device, desc, curves=False, teacher=teacher)
+    train_classifier(model, split["fit"], split["validation"], config, device, desc, curves=False)
     seconds = time.perf_counter() - started
     model.cpu()
     return {"seconds": round(seconds, 1), "validation": evaluate(model, *split["validation"])[1],

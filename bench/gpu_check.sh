@@ -16,6 +16,6 @@ runpy.run_path('build.py', run_name='__main__')" > "$OUT/build.log" 2>&1
 echo "quick CUDA build: rc $? in $(( $(date +%s) - start )) s"
 tr '\r' '\n' < "$OUT/build.log" | grep -v '/s\]$' | grep -v '^ *$' | grep -v '^  File "/usr\|^  File "/opt' | tail -60
 python3 bench/reader_sweep.py --device cuda --workers "${WORKERS:-12}" --seeds 0 1 2 --deadline "${DEADLINE:-240}" \
-    --recipes ${RECIPES:-base kd-fixed kd-online kd-online-t4} --data .gpu/mnist --results "$OUT/sweep.jsonl" \
+    --recipes ${RECIPES:-base deep5 deep28} --data .gpu/mnist --results "$OUT/sweep.jsonl" \
     > "$OUT/sweep.log" 2>&1
 echo "sweep rows: $(wc -l < "$OUT/sweep.jsonl")"; cut -c1-160 "$OUT/sweep.jsonl"

@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """Many reader trials at once on the full-MNIST validation split (bench/full_recipe_trial.py's split and recipe):
 recipes of bench/reader_variants.py with several seeds, spread over worker processes (one torch thread each; on
-a GPU they share it). Recipes with a teacher first train the build's three ensemble members on the same digits.
-Each finished trial is appended to ``--results`` as one JSON line, so a run cut off at ``--deadline`` keeps what
-it finished. Not run by the tests.
+a GPU they share it). Each finished trial is appended to ``--results`` as one JSON line, so a run cut off at
+``--deadline`` keeps what it finished. Not run by the tests.
 
     python bench/reader_sweep.py --device cuda --workers 12 --seeds 0 1 2 --deadline 300
 """
@@ -14,7 +13,6 @@ import json
 import multiprocessing
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -26,10 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from full_recipe_trial import load_split, run_trial  # noqa: E402
 from reader_variants import RECIPES  # noqa: E402
 
-from generator.models.table import SPECS  # noqa: E402
-from generator.models.training import Teacher, TrainConfig  # noqa: E402
-
-TEACHERS = [spec for spec in SPECS if spec.role == "ensemble"]
+from generator.models.training import TrainConfig  # noqa: E402
 
 
 def arguments() -> argparse.Namespace:
@@ -55,42 +50,6 @@ def record(args: argparse.Namespace, row: dict) -> dict:
     return row
 
 
-def train_teacher(job: tuple[int, argparse.Namespace]) -> dict:
-    """Train ensemble member ``i`` as the build does, on the fit digits; save its weights beside the results."""
-    i, args = job
-    torch.set_num_threads(1)
-    spec = TEACHERS[i]
-    config = replace(spec.train, epochs=min(spec.train.epochs, args.epochs))
-    model = spec.build()
-    run = run_trial(model, config, load_split(args.data, args.limit), torch.device(args.device), spec.name)
-    torch.save(model.state_dict(), teacher_path(args, i))
-    return record(args, {"teacher": spec.name, "seed": spec.train.seed, "device": args.device, **run})
-
-
-def teacher_path(args: argparse.Namespace, i: int) -> Path:
-    """Where ensemble member ``i``'s weights are kept for the students."""
-    return args.results.with_name(f"{args.results.stem}-teacher{i}.pt")
-
-
-def make_teacher(kind: str, args: argparse.Namespace, fit_x: torch.Tensor, device: torch.device) -> Teacher:
-    """The ensemble's mean reading as logits (log of the mean probability): of each augmented batch
-    (``online``) or of the unaugmented digit the batch came from (``fixed``)."""
-    members = []
-    for i, spec in enumerate(TEACHERS):
-        member = spec.build()
-        member.load_state_dict(torch.load(teacher_path(args, i)))
-        members.append(member.to(device).eval())
-
-    def reading(batch: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.stack([m(batch).log_softmax(1) for m in members]).logsumexp(0)
-
-    if kind == "online":
-        return lambda batch, idx: reading(batch)
-    fixed = torch.cat([reading(fit_x[i:i + 1000].to(device)) for i in range(0, len(fit_x), 1000)])
-    return lambda batch, idx: fixed[idx]
-
-
 def train_student(job: tuple[str, int, argparse.Namespace]) -> dict:
     """Train one recipe with one seed."""
     name, seed, args = job
@@ -98,9 +57,8 @@ def train_student(job: tuple[str, int, argparse.Namespace]) -> dict:
     recipe, device = RECIPES[name], torch.device(args.device)
     split = load_split(args.data, args.limit)
     config = TrainConfig(epochs=args.epochs, seed=seed, learning_rate=5e-3, data_growth=1.0, **dict(recipe.config))
-    teacher = recipe.teacher and make_teacher(recipe.teacher, args, split["fit"][0], device)
     torch.manual_seed(seed)
-    row = run_trial(recipe.network(), config, split, device, f"{name}/{seed}", teacher=teacher or None)
+    row = run_trial(recipe.network(), config, split, device, f"{name}/{seed}")
     return record(args, {"recipe": name, "seed": seed, "epochs": args.epochs, "device": args.device, **row})
 
 
@@ -121,14 +79,6 @@ def main() -> None:
     args = arguments()
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        if any(RECIPES[name].teacher for name in args.recipes):
-            teachers = [(i, args) for i in range(len(TEACHERS))]
-            if not run_all(pool, train_teacher, teachers, args.deadline, started):
-                return
-            validation_x, validation_y = load_split(args.data, args.limit)["validation"]
-            reading = make_teacher("online", args, validation_x, torch.device("cpu"))(validation_x, None)
-            accuracy = (reading.argmax(1) == validation_y).float().mean().item()
-            record(args, {"teacher": "ensemble mean", "validation": accuracy})
         students = [(name, seed, args) for seed in args.seeds for name in args.recipes]
         run_all(pool, train_student, students, args.deadline, started)
 

@@ -1,8 +1,8 @@
 """Candidate reader recipes for full MNIST (bench only; the build's reader lives in generator/models/table.py).
 
 Each network stays within the reader's budget (≤ 5 MFLOP an image, ONNX ≤ 500 KB); recipes differ in where the
-depth goes, in the training knobs (``TrainConfig`` fields) and in whether the ensemble teaches (knowledge
-distillation: ``fixed`` matches its readings of the unaugmented digits, ``online`` of each augmented batch).
+depth goes and in the training knobs (``TrainConfig`` fields). Knowledge distillation from the ensemble was tried
+too (commit d34f572; bench/FULL_MNIST.md) and left out: it did not help.
 """
 from __future__ import annotations
 
@@ -28,11 +28,10 @@ def stacked(stages: list[list[int]], dropout: float = 0.2, kernel: int = 3) -> n
 
 
 class Recipe(NamedTuple):
-    """A network, its TrainConfig overrides and its teacher (None, "fixed" or "online")."""
+    """A network and its TrainConfig overrides."""
 
     network: Callable[[], nn.Module]
     config: tuple = ()              # (field, value) pairs
-    teacher: str | None = None
 
 
 def base() -> nn.Module:
@@ -40,7 +39,6 @@ def base() -> nn.Module:
     return Reader((16, 32, 64))
 
 
-KD = (("distill_weight", 0.5), ("distill_temperature", 2.0))
 RECIPES: dict[str, Recipe] = {
     "base": Recipe(base),
     "wide96": Recipe(lambda: Reader((16, 32, 96))),
@@ -52,8 +50,4 @@ RECIPES: dict[str, Recipe] = {
     "deep5": Recipe(lambda: stacked([[8], [16, 24], [40, 48]])),
     "deep14w": Recipe(lambda: stacked([[8], [24, 32], [40]])),
     "wide96-drop04": Recipe(lambda: Reader((16, 32, 96), dropout=0.4)),
-    "kd-fixed": Recipe(base, KD, "fixed"),
-    "kd-online": Recipe(base, KD, "online"),
-    "kd-online-t4": Recipe(base, (("distill_weight", 0.7), ("distill_temperature", 4.0)), "online"),
-    "kd-online-wide96": Recipe(lambda: Reader((16, 32, 96)), KD, "online"),
 }

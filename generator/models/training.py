@@ -33,8 +33,6 @@ class TrainConfig:
     seed: int = 0
     train_limit: int | None = None      # train on a seeded random subset of N digits (quick builds)
     data_growth: float = 0.5            # above REFERENCE_SIZE digits the images seen grow with count ** data_growth
-    distill_weight: float = 0.0         # share of the loss that matches a teacher's softened readings (0: none)
-    distill_temperature: float = 2.0
 
     def epochs_for(self, count: int) -> int:
         """Epochs on ``count`` training digits: ``epochs`` up to REFERENCE_SIZE digits, then scaled by
@@ -159,10 +157,9 @@ def _finish(model: nn.Module, history: History, started: float, epochs: int, cou
 
 def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                      test: tuple[torch.Tensor, torch.Tensor], config: TrainConfig, device: torch.device,
-                     desc: str, curves: bool = True, teacher: Teacher | None = None) -> History:
+                     desc: str, curves: bool = True) -> History:
     """Train with AdamW and a one-cycle schedule; returns per-epoch curves on train and test (``curves`` False:
-    the test set is read after the last epoch only, which leaves the training itself unchanged). With a
-    ``teacher``, the loss also matches its readings of each augmented batch (``TrainConfig.distill_weight``)."""
+    the test set is read after the last epoch only, which leaves the training itself unchanged)."""
     gen, (x, y), optimizer, schedule = _setup(model, list(train), config, device)
     test_x, test_y = (t.to(device) for t in test)
     history, started = History(), time.perf_counter()
@@ -171,11 +168,8 @@ def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         model.train()
         loss_sum, correct = 0.0, 0
         for idx in _batches(len(x), config, gen):
-            batch = channels_last(augment(x[idx], config.augmentation, gen))
-            logits = model(batch)
-            with torch.no_grad():
-                teacher_logits = None if teacher is None else teacher(batch, idx)
-            loss = classifier_loss(logits, y[idx], config, teacher_logits)
+            logits = model(channels_last(augment(x[idx], config.augmentation, gen)))
+            loss = F.cross_entropy(logits, y[idx], label_smoothing=config.label_smoothing)
             _step(optimizer, schedule, loss)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y[idx]).sum().item()
@@ -186,22 +180,6 @@ def train_classifier(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
             history.test_loss.append(test_loss)
             history.test_accuracy.append(test_accuracy)
     return _finish(model, history, started, epochs, len(x))
-
-
-Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]   # (augmented batch, its indices) -> logits
-
-
-def classifier_loss(logits: torch.Tensor, labels: torch.Tensor, config: TrainConfig,
-                    teacher_logits: torch.Tensor | None) -> torch.Tensor:
-    """Cross-entropy with the labels, mixed with knowledge distillation (Hinton et al. 2015: KL divergence to the
-    teacher's readings at temperature T, scaled by T²) when a teacher is given."""
-    loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
-    if teacher_logits is None or config.distill_weight == 0:
-        return loss
-    t = config.distill_temperature
-    matched = F.kl_div(F.log_softmax(logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
-                       reduction="batchmean", log_target=True) * t * t
-    return (1 - config.distill_weight) * loss + config.distill_weight * matched
 
 
 ReconstructionLoss = Callable[[nn.Module, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
