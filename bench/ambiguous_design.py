@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Design trials for the ambiguous grid's recipes, scored by the validation panel and by a *design classifier*
+that takes no part in the build: trained on full-MNIST training digits 10,000-59,999 (none of the embedded
+build's digits, which are training digits 0-9,999), with its own realism measure against full MNIST's test
+digits. The judge is not loaded: recipes are designed without it and it only reports, on the built page.
+
+    .venv/bin/python bench/ambiguous_design.py --recipes anagram-sdedit --candidates 8 16
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator.data import load_dataset  # noqa: E402
+from generator.data.idx import read_idx_dir  # noqa: E402
+from generator.digits import images_to_tensor, rotate180  # noqa: E402
+from generator.engines.optvis import Goal, make_toolkit, timed_generate  # noqa: E402
+from generator.models import networks  # noqa: E402
+from generator.models.realism import Realism  # noqa: E402
+from generator.models.table import get_models  # noqa: E402
+from generator.models.training import TrainConfig, evaluate, train_classifier  # noqa: E402
+from generator.pages import ambiguous  # noqa: E402
+
+OFF_DIAGONAL = ~np.eye(10, dtype=bool).ravel()
+
+
+def arguments() -> argparse.Namespace:
+    """Which recipes, with which overrides."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", nargs="+", default=["prior-panel", "anagram-sdedit"])
+    parser.add_argument("--candidates", type=int, nargs="*", default=[], help="override: candidates per pair")
+    parser.add_argument("--start-times", type=float, nargs="*", default=[], help="override: SDEdit start")
+    parser.add_argument("--team-guidance", type=float, nargs="*", default=[], help="override")
+    parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
+    parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_classifier.pt"))
+    parser.add_argument("--results", type=Path, default=Path("/tmp/ambiguous_design.jsonl"))
+    return parser.parse_args()
+
+
+def design_classifier(args: argparse.Namespace) -> tuple[torch.nn.Module, Realism]:
+    """The design classifier (trained once, then loaded) and realism in its features against MNIST's test set."""
+    full = read_idx_dir(args.mnist)
+    model = networks.Reader((24, 48, 64))
+    if args.design_model.exists():
+        model.load_state_dict(torch.load(args.design_model))
+    else:
+        x = images_to_tensor(full.train_images[10_000:])
+        y = torch.from_numpy(full.train_labels[10_000:].astype(np.int64))
+        test = images_to_tensor(full.test_images), torch.from_numpy(full.test_labels.astype(np.int64))
+        config = TrainConfig(epochs=6, seed=4242, augmentation="elastic", data_growth=1.0)
+        train_classifier(model, (x, y), test, config, torch.device("cpu"), "design classifier", curves=False)
+        print(f"design classifier: {100 * evaluate(model, *test)[1]:.2f}% of MNIST's test set", flush=True)
+        torch.save(model.state_dict(), args.design_model)
+    model.eval()
+    return model, Realism.of(model, full.test_images[:5000])
+
+
+def design_scores(model: torch.nn.Module, realism: Realism, cells: np.ndarray) -> dict:
+    """The design classifier's alignment and both-ways count over the 90 off-diagonal cells, and realism."""
+    upright, turned_label = np.repeat(np.arange(10), 10), np.tile(np.arange(10), 10)
+    with torch.no_grad():
+        up = model(images_to_tensor(cells)).softmax(1).numpy()
+        down = model(images_to_tensor(rotate180(cells))).softmax(1).numpy()
+    rows = np.arange(100)
+    alignment = np.minimum(up[rows, upright], down[rows, turned_label])[OFF_DIAGONAL]
+    both = ((up.argmax(1) == upright) & (down.argmax(1) == turned_label))[OFF_DIAGONAL]
+    return {"design_alignment": round(float(alignment.mean()), 4), "design_both": int(both.sum()),
+            "design_realism": round(float(realism.looks_real(cells[OFF_DIAGONAL]).mean()), 3)}
+
+
+def variants(args: argparse.Namespace) -> list:
+    """The page's named recipes, each with every override asked for."""
+    by_name = {r.name: r for r in ambiguous.RECIPES}
+    out = []
+    for name in args.recipes:
+        recipe = by_name[name]
+        out.append(recipe)
+        out += [replace(recipe, name=f"{name}/k{k}", candidates=k) for k in args.candidates]
+        out += [replace(recipe, name=f"{name}/t{t}", sampler=replace(recipe.sampler, start_time=t))
+                for t in args.start_times]
+        out += [replace(recipe, name=f"{name}/g{g}", sampler=replace(recipe.sampler, team_guidance=g))
+                for g in args.team_guidance]
+    return out
+
+
+def main() -> None:
+    args = arguments()
+    torch.set_num_threads(1)
+    dataset = load_dataset(None, ROOT / "models" / "data", node_modules=ROOT / "node_modules")
+    models = get_models(dataset, ROOT / "models" / "weights", torch.device("cpu"),
+                        roles=("reader", "ensemble", "panel", "vae", "diffusion"))
+    toolkit = make_toolkit(models, dataset, 0)
+    design, realism = design_classifier(args)
+    goal = Goal(torch.tensor([i for i, _ in ambiguous.PAIRS]), torch.tensor([j for _, j in ambiguous.PAIRS]))
+    for recipe in variants(args):
+        started = time.perf_counter()
+        tiles, _ = timed_generate(recipe, goal, toolkit, 0)
+        cells = ambiguous.grid_tiles(tiles)
+        row = {"recipe": recipe.name, "seconds": round(time.perf_counter() - started, 1),
+               "panel": ambiguous.panel_score(toolkit.panel, tiles), **design_scores(design, realism, cells)}
+        print(json.dumps(row), flush=True)
+        with args.results.open("a") as out:
+            out.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
