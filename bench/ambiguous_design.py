@@ -50,7 +50,7 @@ def arguments() -> argparse.Namespace:
 def design_classifier(args: argparse.Namespace) -> tuple[torch.nn.Module, Realism]:
     """The design classifier (trained once, then loaded) and realism in its features against MNIST's test set."""
     full = read_idx_dir(args.mnist)
-    model = networks.Reader((24, 48, 64))
+    model = networks.Reader(((24,), (48,), (64,)))
     if args.design_model.exists():
         model.load_state_dict(torch.load(args.design_model))
     else:

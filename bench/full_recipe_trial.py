@@ -19,6 +19,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from reader_variants import RECIPES  # noqa: E402
 
 from generator.data.idx import read_idx_dir  # noqa: E402
 from generator.digits import images_to_tensor  # noqa: E402
@@ -34,7 +37,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("name")
     parser.add_argument("--epochs", type=int, required=True, help="epochs on the 55,000 training digits")
     parser.add_argument("--arch", default="Reader", choices=("Reader", "Judge"))
-    parser.add_argument("--widths", type=int, nargs=3, default=(16, 32, 64), help="Reader widths")
+    parser.add_argument("--network", default="deep5", choices=list(RECIPES), help="Reader shape (reader_variants)")
     parser.add_argument("--augmentation", default="affine")
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
@@ -69,7 +72,7 @@ def main() -> None:
     config = TrainConfig(epochs=args.epochs, seed=0, learning_rate=args.lr, augmentation=args.augmentation,
                          label_smoothing=args.label_smoothing, batch_size=args.batch_size, data_growth=1.0)
     torch.manual_seed(0)
-    model = networks.Judge() if args.arch == "Judge" else networks.Reader(widths=tuple(args.widths))
+    model = networks.Judge() if args.arch == "Judge" else RECIPES[args.network].network()
     row = {"name": args.name, **vars(args), "data": str(args.data), "results": None,
            **run_trial(model, config, load_split(args.data), torch.device("cpu"), args.name)}
     print(json.dumps(row))

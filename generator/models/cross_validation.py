@@ -18,7 +18,7 @@ from generator.cache import Entry, code_version, digest
 from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor
 from generator.models.metrics import predict_proba
-from generator.models.networks import Reader
+from generator.models.networks import SHALLOW, Reader
 from generator.models.training import TrainConfig, train_classifier
 
 CODE = code_version("generator.models.cross_validation")
@@ -43,7 +43,7 @@ def out_of_fold_probabilities(images: np.ndarray, labels: np.ndarray, config: Tr
     for k in range(folds):
         held = torch.from_numpy(fold == k)
         torch.manual_seed(config.seed + k)
-        model = Reader()
+        model = Reader(SHALLOW)
         train_classifier(model, (x[~held], y[~held]), (x[held], y[held]), config, device,
                          f"cross-validation {k + 1}/{folds}", curves=False)
         probs[fold == k] = predict_proba(model.cpu(), x[held])
