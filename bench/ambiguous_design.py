@@ -41,6 +41,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--candidates", type=int, nargs="*", default=[], help="override: candidates per pair")
     parser.add_argument("--start-times", type=float, nargs="*", default=[], help="override: SDEdit start")
     parser.add_argument("--team-guidance", type=float, nargs="*", default=[], help="override")
+    parser.add_argument("--also", nargs="*", default=[], metavar="K:T",
+                        help="override both: candidates K and SDEdit start T (e.g. 16:0.6)")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_classifier.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/ambiguous_design.jsonl"))
@@ -90,6 +92,10 @@ def variants(args: argparse.Namespace) -> list:
                 for t in args.start_times]
         out += [replace(recipe, name=f"{name}/g{g}", sampler=replace(recipe.sampler, team_guidance=g))
                 for g in args.team_guidance]
+        for pair in args.also:
+            k, t = pair.split(":")
+            out.append(replace(recipe, name=f"{name}/k{k}t{t}", candidates=int(k),
+                               sampler=replace(recipe.sampler, start_time=float(t))))
     return out
 
 

@@ -88,6 +88,25 @@ def full_mnist_section() -> list[str]:
             *training, "", counts, "", "```", summary.strip(), "```"]
 
 
+def generator_lines(cache: Path) -> list[str]:
+    """The ambiguous grid's ablation and the muddles' scores of the embedded build: the panel's numbers, which
+    chose, beside the judge's and its realism, which only report."""
+    ambiguous, muddle = build_profile.page_data(cache, "ambiguous"), build_profile.page_data(cache, "muddle")
+    rows = ["## Generators, as the panel chose and the judge reports", "",
+            "| ambiguous recipe | panel | judge alignment | judge both ways (of 90) | realism | seconds |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for r in ambiguous["ablation"]:
+        name = f"**{r['name']}** (improved)" if r["improved"] else r["name"]
+        rows.append(f"| {name} | {r['panel']:.3f} | {r['judge_alignment']:.3f} | {r['judge_both_right']} | "
+                    f"{r['realism']:.2f} | {r['seconds']:.1f} |")
+    rows += ["", "| muddle method | judge top two = pair | judge median margin | realism |",
+             "| --- | --- | --- | --- |"]
+    for method, score in muddle["scores"].items():
+        rows.append(f"| {method} | {100 * score['judge']['share']:.0f}% | {score['judge']['median_margin']:.2f} | "
+                    f"{muddle['realism'][method]['realism']:.2f} |")
+    return rows
+
+
 def folder_size(path: Path) -> int:
     """Total bytes of the files under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -104,6 +123,7 @@ def main() -> None:
         warm, _ = timed_build(out, cache)
         site_bytes = folder_size(out)
         profile_lines = build_profile.measure(cache)
+        generators = generator_lines(cache)
         browser_lines = browser.measure(out)
         studio_lines = studio.measure(out)
         lighthouse_lines = lighthouse.measure(out)
@@ -121,7 +141,7 @@ def main() -> None:
         f"{INFERENCE_BATCH}; `generator/models/inference.py`) reads **{fast:,.0f}** images a second.", "",
         f"The reader is **{ours / theirs:.1f}×** faster at "
         f"{count_flops(seed_net) / count_flops(reader):.1f}× fewer FLOPs.", "",
-        *profile_lines, "",
+        *profile_lines, "", *generators, "",
         "## Whole build on the embedded data", "",
         "| build | seconds |", "| --- | --- |",
         f"| cold cache (set-up excluded) | {cold:.0f} |", f"| warm, nothing changed | {warm:.1f} |",

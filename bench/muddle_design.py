@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Design trials for the diffusion muddle, scored by the design classifier of bench/ambiguous_design.py (outside
+the build; the judge is not loaded). Variants: which models' tie the blend weight is bisected on (the reader, or
+the reader with the ensemble), and how many noise draws per pair the validation panel chooses among.
+
+    .venv/bin/python bench/muddle_design.py --candidates 1 4
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ambiguous_design import design_classifier  # noqa: E402
+
+from generator.data import load_dataset  # noqa: E402
+from generator.digits import images_to_tensor, to_uint8  # noqa: E402
+from generator.engines.latent_walk import encode  # noqa: E402
+from generator.engines.panel import Panel  # noqa: E402
+from generator.models.metrics import predict_proba  # noqa: E402
+from generator.models.table import get_models  # noqa: E402
+from generator.pages import muddle  # noqa: E402
+
+
+class MeanReading(nn.Module):
+    """Several classifiers as one: the log of their mean probabilities."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([F.softmax(m(x), dim=1) for m in self.members]).mean(0).log()
+
+
+def arguments() -> argparse.Namespace:
+    """Which variants."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--ties", nargs="+", default=["reader", "team"], choices=("reader", "team"))
+    parser.add_argument("--starts", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
+    parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_classifier.pt"))
+    parser.add_argument("--results", type=Path, default=Path("/tmp/muddle_design.jsonl"))
+    return parser.parse_args()
+
+
+def panel_pick(panel: Panel, candidates: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair, the candidate the panel finds the best muddle: the lesser of its p(a) and p(b), plus half a
+    point when it looks real."""
+    rows = np.arange(len(a))
+    scores = []
+    for images in candidates:
+        probs = panel.probabilities(images_to_tensor(images)).numpy()
+        real = panel.realism.looks_real(to_uint8(images))
+        scores.append(np.minimum(probs[rows, a], probs[rows, b]) + panel.realism_weight * real)
+    best = np.argmax(scores, axis=0)
+    return np.stack(candidates)[best, rows]
+
+
+def main() -> None:
+    args = arguments()
+    torch.set_num_threads(1)
+    dataset = load_dataset(None, ROOT / "models" / "data", node_modules=ROOT / "node_modules")
+    models = get_models(dataset, ROOT / "models" / "weights", torch.device("cpu"),
+                        roles=("reader", "ensemble", "panel", "autoencoder", "diffusion"))
+    panel = Panel.of([m.module for m in models.panel], dataset.train_images, 0)
+    design, realism = design_classifier(args)
+    config = muddle.Config()
+    rng = np.random.default_rng([0, 2])
+    labels = dataset.test_labels.astype(np.int64)
+    autoencoder = models.autoencoder.module
+    latents = encode(autoencoder, dataset.test_images)
+    means = muddle.latent_class_means(encode(autoencoder, dataset.train_images), dataset.train_labels.astype(np.int64))
+    muddle.reconstruction_strip(autoencoder, models.reader.module, models.reader.module, dataset, latents,
+                                config.reconstructions_per_class, rng)      # the page's draws, in its order
+    source, partner = muddle.choose_pairs(labels, muddle.nearest_other_class(latents, labels, means),
+                                          config.per_class, rng)
+    a, b = labels[source], labels[partner]
+    tie_models = {"reader": models.reader.module,
+                  "team": MeanReading([models.reader.module, *(m.module for m in models.ensemble)])}
+    for start in args.starts:
+        for tie in args.ties:
+            for k in args.candidates:
+                started = time.perf_counter()
+                runs = [muddle.diffusion_muddles(models.diffusion.module, tie_models[tie],
+                                                 dataset.test_images[source], a, b,
+                                                 muddle.Config(diffusion_start=start), seed)["image"]
+                        for seed in range(k)]
+                images = runs[0] if k == 1 else panel_pick(panel, runs, a, b)
+                reading = muddle.pair_reading(predict_proba(design, images), a, b)
+                row = {"start": start, "tie": tie, "candidates": k, "seconds": round(time.perf_counter() - started, 1),
+                       "design_pair_share": round(float(reading["top2_is_pair"].mean()), 3),
+                       "design_median_margin": round(float(np.median(reading["margin"])), 3),
+                       "design_realism": round(float(realism.looks_real(to_uint8(images)).mean()), 3)}
+                print(json.dumps(row), flush=True)
+                with args.results.open("a") as out:
+                    out.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
