@@ -67,6 +67,20 @@ def design_classifier(args: argparse.Namespace) -> tuple[torch.nn.Module, Realis
     return model, Realism.of(model, full.test_images[:5000])
 
 
+def embedded_models(roles: tuple[str, ...]):
+    """The embedded data and the build's cached models of ``roles`` (trained when missing), on one thread."""
+    torch.set_num_threads(1)
+    dataset = load_dataset(None, ROOT / "models" / "data", node_modules=ROOT / "node_modules")
+    return dataset, get_models(dataset, ROOT / "models" / "weights", torch.device("cpu"), roles=roles)
+
+
+def record(args: argparse.Namespace, row: dict) -> None:
+    """Print one trial's row and append it to the results file."""
+    print(json.dumps(row), flush=True)
+    with args.results.open("a") as out:
+        out.write(json.dumps(row) + "\n")
+
+
 def design_scores(model: torch.nn.Module, realism: Realism, cells: np.ndarray) -> dict:
     """The design classifier's alignment and both-ways count over the 90 off-diagonal cells, and realism."""
     upright, turned_label = np.repeat(np.arange(10), 10), np.tile(np.arange(10), 10)
@@ -101,10 +115,7 @@ def variants(args: argparse.Namespace) -> list:
 
 def main() -> None:
     args = arguments()
-    torch.set_num_threads(1)
-    dataset = load_dataset(None, ROOT / "models" / "data", node_modules=ROOT / "node_modules")
-    models = get_models(dataset, ROOT / "models" / "weights", torch.device("cpu"),
-                        roles=("reader", "ensemble", "panel", "vae", "diffusion"))
+    dataset, models = embedded_models(("reader", "ensemble", "panel", "vae", "diffusion"))
     toolkit = make_toolkit(models, dataset, 0)
     design, realism = design_classifier(args)
     goal = Goal(torch.tensor([i for i, _ in ambiguous.PAIRS]), torch.tensor([j for _, j in ambiguous.PAIRS]))
@@ -114,9 +125,7 @@ def main() -> None:
         cells = ambiguous.grid_tiles(tiles)
         row = {"recipe": recipe.name, "seconds": round(time.perf_counter() - started, 1),
                "panel": ambiguous.panel_score(toolkit.panel, tiles), **design_scores(design, realism, cells)}
-        print(json.dumps(row), flush=True)
-        with args.results.open("a") as out:
-            out.write(json.dumps(row) + "\n")
+        record(args, row)
 
 
 if __name__ == "__main__":

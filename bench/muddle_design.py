@@ -8,7 +8,6 @@ the reader with the ensemble), and how many noise draws per pair the validation 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,14 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ambiguous_design import design_classifier  # noqa: E402
+from ambiguous_design import design_classifier, embedded_models, record  # noqa: E402
 
-from generator.data import load_dataset  # noqa: E402
 from generator.digits import images_to_tensor, to_uint8  # noqa: E402
 from generator.engines.latent_walk import encode  # noqa: E402
 from generator.engines.panel import Panel  # noqa: E402
 from generator.models.metrics import predict_proba  # noqa: E402
-from generator.models.table import get_models  # noqa: E402
 from generator.pages import muddle  # noqa: E402
 
 
@@ -71,10 +68,7 @@ def panel_pick(panel: Panel, candidates: list[np.ndarray], a: np.ndarray, b: np.
 
 def main() -> None:
     args = arguments()
-    torch.set_num_threads(1)
-    dataset = load_dataset(None, ROOT / "models" / "data", node_modules=ROOT / "node_modules")
-    models = get_models(dataset, ROOT / "models" / "weights", torch.device("cpu"),
-                        roles=("reader", "ensemble", "panel", "autoencoder", "diffusion"))
+    dataset, models = embedded_models(("reader", "ensemble", "panel", "autoencoder", "diffusion"))
     panel = Panel.of([m.module for m in models.panel], dataset.train_images, 0)
     design, realism = design_classifier(args)
     config = muddle.Config()
@@ -104,9 +98,7 @@ def main() -> None:
                        "design_pair_share": round(float(reading["top2_is_pair"].mean()), 3),
                        "design_median_margin": round(float(np.median(reading["margin"])), 3),
                        "design_realism": round(float(realism.looks_real(to_uint8(images)).mean()), 3)}
-                print(json.dumps(row), flush=True)
-                with args.results.open("a") as out:
-                    out.write(json.dumps(row) + "\n")
+                record(args, row)
 
 
 if __name__ == "__main__":
