@@ -56,7 +56,8 @@ def train_student(job: tuple[str, int, argparse.Namespace]) -> dict:
     torch.set_num_threads(1)
     recipe, device = RECIPES[name], torch.device(args.device)
     split = load_split(args.data, args.limit)
-    config = TrainConfig(epochs=args.epochs, seed=seed, learning_rate=5e-3, data_growth=1.0, **dict(recipe.config))
+    config = TrainConfig(**{"epochs": args.epochs, "seed": seed, "learning_rate": 5e-3, "data_growth": 1.0,
+                            **dict(recipe.config)})
     torch.manual_seed(seed)
     row = run_trial(recipe.network(), config, split, device, f"{name}/{seed}")
     return record(args, {"recipe": name, "seed": seed, "epochs": args.epochs, "device": args.device, **row})

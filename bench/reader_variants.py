@@ -34,4 +34,6 @@ RECIPES: dict[str, Recipe] = {
     "deep5": Recipe(lambda: Reader(((8,), (16, 24), (40, 48)))),
     "deep14w": Recipe(lambda: Reader(((8,), (24, 32), (40,)))),
     "wide96-drop04": Recipe(lambda: Reader(WIDE, dropout=0.4)),
+    "deep5-wd05": Recipe(Reader, (("weight_decay", 0.05),)),
+    "deep5-lr1e2": Recipe(Reader, (("learning_rate", 1e-2),)),
 }
