@@ -44,7 +44,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--also", nargs="*", default=[], metavar="K:T",
                         help="override both: candidates K and SDEdit start T (e.g. 16:0.6)")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
-    parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_classifier.pt"))
+    parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/ambiguous_design.jsonl"))
     return parser.parse_args()
 
@@ -52,14 +52,14 @@ def arguments() -> argparse.Namespace:
 def design_classifier(args: argparse.Namespace) -> tuple[torch.nn.Module, Realism]:
     """The design classifier (trained once, then loaded) and realism in its features against MNIST's test set."""
     full = read_idx_dir(args.mnist)
-    model = networks.Reader(((24,), (48,), (64,)))
+    model = networks.Reader()
     if args.design_model.exists():
         model.load_state_dict(torch.load(args.design_model))
     else:
         x = images_to_tensor(full.train_images[10_000:])
         y = torch.from_numpy(full.train_labels[10_000:].astype(np.int64))
         test = images_to_tensor(full.test_images), torch.from_numpy(full.test_labels.astype(np.int64))
-        config = TrainConfig(epochs=6, seed=4242, augmentation="elastic", data_growth=1.0)
+        config = TrainConfig(epochs=30, seed=4242, learning_rate=5e-3, data_growth=1.0)
         train_classifier(model, (x, y), test, config, torch.device("cpu"), "design classifier", curves=False)
         print(f"design classifier: {100 * evaluate(model, *test)[1]:.2f}% of MNIST's test set", flush=True)
         torch.save(model.state_dict(), args.design_model)

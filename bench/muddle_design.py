@@ -48,7 +48,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--ties", nargs="+", default=["reader", "team"], choices=("reader", "team"))
     parser.add_argument("--starts", type=float, nargs="+", default=[0.5])
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
-    parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_classifier.pt"))
+    parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/muddle_design.jsonl"))
     return parser.parse_args()
 

@@ -1,7 +1,7 @@
 """Identikits (seed 001): random-mask hill climbing from a blank image until the reader is sure.
 
 Every step proposes ``candidates`` random perturbations of the current image (each
-changes a random ~2% of the pixels by up to ±1), reads all of them in one batch, and keeps
+changes 16 random pixels, 2% of them, by up to ±1), reads all of them in one batch, and keeps
 the best if it raises the reader's probability of the target digit. A run stops when
 that probability reaches the threshold or at the step limit. All runs of all digits
 climb together, one batch per step.
@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from generator.models.inference import in_batches
 
-MASK_DENSITY = 0.02
+PIXELS_CHANGED = 16        # per candidate, drawn with replacement: 2% of the image
 
 
 @dataclass
@@ -43,6 +43,18 @@ def target_probability(reader: nn.Module, images: torch.Tensor, targets: torch.T
     return probs.gather(2, targets.view(-1, 1, 1).expand(-1, count, 1)).squeeze(2)
 
 
+def propose(images: torch.Tensor, candidates: int, gen: torch.Generator) -> torch.Tensor:
+    """``candidates`` perturbations ``[R,C,784]`` of each image ``[R,1,784]``: PIXELS_CHANGED random pixels each
+    moved by a uniform amount in [-1, 1] and clamped to [0, 1] (drawing only the changed pixels' positions and
+    amounts is several times cheaper than a random mask over every pixel)."""
+    shape = (len(images), candidates, PIXELS_CHANGED)
+    where = torch.randint(0, 784, shape, generator=gen)
+    change = torch.rand(shape, generator=gen) * 2 - 1
+    copies = images.expand(-1, candidates, -1)
+    moved = (copies.gather(2, where) + change).clamp_(0, 1)
+    return copies.contiguous().scatter_(2, where, moved)
+
+
 def hill_climb(reader: nn.Module, targets: np.ndarray, candidates: int = 500, step_limit: int = 100,
                threshold: float = 0.99, seed: int = 0) -> Climbs:
     """Run one climb per entry of ``targets``, all in one batch, from blank images."""
@@ -59,9 +71,7 @@ def hill_climb(reader: nn.Module, targets: np.ndarray, candidates: int = 500, st
             if not len(active):
                 break
             started = time.perf_counter()
-            mask = torch.rand(len(active), candidates, 784, generator=gen) < MASK_DENSITY
-            noise = torch.rand(len(active), candidates, 784, generator=gen) * 2 - 1
-            proposals = (images[active] + mask * noise).clamp_(0, 1)
+            proposals = propose(images[active], candidates, gen)
             value, pick = target_probability(reader, proposals, target[active]).max(1)
             better = value > best[active]
             images[active[better]] = proposals[better, pick[better]].unsqueeze(1)
