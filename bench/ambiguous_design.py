@@ -43,6 +43,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--team-guidance", type=float, nargs="*", default=[], help="override")
     parser.add_argument("--also", nargs="*", default=[], metavar="K:T",
                         help="override both: candidates K and SDEdit start T (e.g. 16:0.6)")
+    parser.add_argument("--sampler", nargs="*", default=[], metavar="FIELD=V,...",
+                        help="SamplerConfig overrides, a variant per argument (e.g. guidance=5,unguided_steps=5)")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/ambiguous_design.jsonl"))
@@ -106,6 +108,10 @@ def variants(args: argparse.Namespace) -> list:
                 for t in args.start_times]
         out += [replace(recipe, name=f"{name}/g{g}", sampler=replace(recipe.sampler, team_guidance=g))
                 for g in args.team_guidance]
+        for fields in args.sampler:
+            values = {key: float(value) if "." in value else int(value)
+                      for key, value in (item.split("=") for item in fields.split(","))}
+            out.append(replace(recipe, name=f"{name}/{fields}", sampler=replace(recipe.sampler, **values)))
         for pair in args.also:
             k, t = pair.split(":")
             out.append(replace(recipe, name=f"{name}/k{k}t{t}", candidates=int(k),

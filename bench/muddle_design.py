@@ -8,8 +8,10 @@ the reader with the ensemble), and how many noise draws per pair the validation 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--candidates", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--ties", nargs="+", default=["reader", "team"], choices=("reader", "team"))
     parser.add_argument("--starts", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--team-guidance", type=float, nargs="+", default=[0.0],
+                        help="weight of the ensemble's guidance towards reading as both a and b")
+    parser.add_argument("--guidance", type=float, nargs="+", default=[3.5], help="classifier-free guidance")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/muddle_design.jsonl"))
@@ -84,21 +89,27 @@ def main() -> None:
     a, b = labels[source], labels[partner]
     tie_models = {"reader": models.reader.module,
                   "team": MeanReading([models.reader.module, *(m.module for m in models.ensemble)])}
-    for start in args.starts:
-        for tie in args.ties:
-            for k in args.candidates:
-                started = time.perf_counter()
-                runs = [muddle.diffusion_muddles(models.diffusion.module, tie_models[tie],
-                                                 dataset.test_images[source], a, b,
-                                                 muddle.Config(diffusion_start=start), seed)["image"]
-                        for seed in range(k)]
-                images = runs[0] if k == 1 else panel_pick(panel, runs, a, b)
-                reading = muddle.pair_reading(predict_proba(design, images), a, b)
-                row = {"start": start, "tie": tie, "candidates": k, "seconds": round(time.perf_counter() - started, 1),
-                       "design_pair_share": round(float(reading["top2_is_pair"].mean()), 3),
-                       "design_median_margin": round(float(np.median(reading["margin"])), 3),
-                       "design_realism": round(float(realism.looks_real(to_uint8(images)).mean()), 3)}
-                record(args, row)
+    team = [m.module for m in models.ensemble]
+    for start, tie, k, team_weight, guidance in itertools.product(args.starts, args.ties, args.candidates,
+                                                                  args.team_guidance, args.guidance):
+        started = time.perf_counter()
+        sampler = replace(config.diffusion, team_guidance=team_weight, guidance=guidance)
+        runs = [muddle.diffusion_muddles(models.diffusion.module, tie_models[tie],
+                                         dataset.test_images[source], a, b,
+                                         muddle.Config(diffusion_start=start, diffusion=sampler), seed,
+                                         team)["image"]
+                for seed in range(k)]
+        images = runs[0] if k == 1 else panel_pick(panel, runs, a, b)
+        reading = muddle.pair_reading(predict_proba(design, images), a, b)
+        panel_reading = muddle.pair_reading(panel.probabilities(images_to_tensor(images)).numpy(), a, b)
+        row = {"start": start, "tie": tie, "candidates": k, "team_guidance": team_weight,
+               "guidance": guidance, "seconds": round(time.perf_counter() - started, 1),
+               "panel_pair_share": round(float(panel_reading["top2_is_pair"].mean()), 3),
+               "panel_realism": round(float(panel.realism.looks_real(to_uint8(images)).mean()), 3),
+               "design_pair_share": round(float(reading["top2_is_pair"].mean()), 3),
+               "design_median_margin": round(float(np.median(reading["margin"])), 3),
+               "design_realism": round(float(realism.looks_real(to_uint8(images)).mean()), 3)}
+        record(args, row)
 
 
 if __name__ == "__main__":

@@ -139,6 +139,18 @@ def test_team_guidance_makes_the_team_surer_of_the_intended_digit(model):
     assert all(not p.requires_grad for p in team[0].parameters())
 
 
+def test_team_guidance_on_a_blend_raises_both_labels_and_crowds_out_a_third(model):
+    team, noise = [bar_reader()], draw_noise(6, 9)
+    a, b, half = torch.tensor([0, 3, 6, 9, 2, 5]), torch.tensor([4, 7, 1, 2, 8, 0]), torch.full((6,), 0.5)
+    plain = sample(model, a, FAST, 0, noise=noise, others=b, weight=half)
+    guided = sample(model, a, replace(FAST, team_guidance=4.0), 0, noise=noise, others=b, weight=half, team=team)
+    for labels in (a, b):
+        assert team_log_prob(team, guided, labels).mean() > team_log_prob(team, plain, labels).mean() + 0.1
+    # The pair's share of the team's probability grows: less is left for any third digit.
+    before, after = (team_log_prob(team, x, a).exp() + team_log_prob(team, x, b).exp() for x in (plain, guided))
+    assert (after > before + 0.01).all()
+
+
 def test_onnx_export_is_one_file_with_parity(model):
     data, diff = export_denoiser(model)
     proto = onnx.load_from_string(data)

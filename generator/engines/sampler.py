@@ -97,15 +97,17 @@ def team_log_prob(team: Sequence[nn.Module], images: torch.Tensor, labels: torch
     return torch.stack([F.log_softmax(m(images), dim=1)[rows, labels] for m in team]).mean(0)
 
 
-def team_gradient(team: Sequence[nn.Module], clean: torch.Tensor, labels: torch.Tensor,
-                  turned: torch.Tensor | None) -> torch.Tensor:
-    """Gradient of the team's log-probability of ``labels`` (and of ``turned`` for the image turned over) with
+def team_gradient(team: Sequence[nn.Module], clean: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+    """Gradient of the team's log-probability of ``cond.labels`` (plus that of ``cond.turned`` for the image
+    turned over, or of ``cond.others`` for the same image: a blend should read as both of its labels) with
     respect to the predicted clean images ``clean`` [N,1,28,28]."""
     with torch.enable_grad():
         image = clean.clamp(0, 1).detach().requires_grad_(True)
-        log_prob = team_log_prob(team, image, labels)
-        if turned is not None:
-            log_prob = log_prob + team_log_prob(team, torch.flip(image, dims=(-2, -1)), turned)
+        log_prob = team_log_prob(team, image, cond.labels)
+        if cond.turned is not None:
+            log_prob = log_prob + team_log_prob(team, torch.flip(image, dims=(-2, -1)), cond.turned)
+        if cond.others is not None:
+            log_prob = log_prob + team_log_prob(team, image, cond.others)
         (gradient,) = torch.autograd.grad(log_prob.sum(), image)
     return gradient
 
@@ -145,7 +147,7 @@ def euler(model: nn.Module, x: torch.Tensor, cond: Conditioning, config: Sampler
         guided = step < count - config.unguided_steps
         v = cond.velocity(model, x, t, config.guidance if guided else 1.0)
         if guided and config.team_guidance and team:
-            v = v + config.team_guidance * team_gradient(team, x + (1 - t) * v, cond.labels, cond.turned)
+            v = v + config.team_guidance * team_gradient(team, x + (1 - t) * v, cond)
         x = x + dt * v
     return x
 

@@ -52,7 +52,7 @@ PAGES: tuple[Page, ...] = (
     Page("ambiguous", "Ambiguous pairs", "A 10×10 grid of digits that read as one number upright and another upside "
          "down.", "ambiguous", ("reader", "judge", "ensemble", "panel", "vae", "diffusion"), ("ambiguous",)),
     Page("muddle", "Muddle", "The autoencoder's latent space and digits caught between two classes.",
-         "muddle", ("reader", "judge", "autoencoder", "diffusion"), ("muddle",)),
+         "muddle", ("reader", "judge", "ensemble", "autoencoder", "diffusion"), ("muddle",)),
     Page("synthetic", "Synthetic", "Bézier-stroke digits under growing jitter, and hard-example mining.",
          "synthetic", ("reader", "judge", "ensemble"), ("template", "example", "failure", "mined", "left-out")),
     Page("try", "Try it", "Draw a digit and watch the reader classify it, upright and upside down, in your browser.",

@@ -15,7 +15,8 @@ the other end. On the straight path ``z(t) = (1 - t) z_a + t z_b`` three muddles
               strongest.
 ``diffusion`` no autoencoder: digit *a* itself is re-noised part-way (``diffusion_start``; its writer's
               style survives) and denoised by the diffusion model with the guided velocities of a and b
-              blended by a weight w, bisected until the reader's p(a) and p(b) tie; "t" is that w.
+              blended by a weight w, bisected until the reader's p(a) and p(b) tie; "t" is that w. Each
+              step is also steered by the ensemble towards reading as both a and b (no third class).
 
 The judge, which takes no part, scores every muddle: are its top two classes exactly {a, b}, how even
 is it (margin |p_a - p_b|), and does it look real (``generator.models.realism``)? The page also ships a
@@ -25,6 +26,7 @@ the reader.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -57,7 +59,9 @@ class Config:
     map_per_class: int = 80           # points per class on the latent map
     samples_per_class: int = 5        # latents shipped to the explorer
     diffusion_start: float = 0.5      # diffusion muddle: how far digit a is re-noised (t0; 1 = not at all)
-    diffusion: SamplerConfig = field(default_factory=lambda: SamplerConfig(steps=24))   # from t0: 24 (1 - t0) steps
+    # from t0: 24 (1 - t0) steps; the ensemble steers each towards reading as both a and b (the weight is the
+    # validation panel's choice of 0, 1, 2 and 3; bench/AMBIGUOUS.md)
+    diffusion: SamplerConfig = field(default_factory=lambda: SamplerConfig(steps=24, team_guidance=1.0))
     diffusion_bisections: int = 10    # halvings of the blend weight w
 
     def quick(self) -> Config:
@@ -129,15 +133,17 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
 
 
 def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray, a: np.ndarray, b: np.ndarray,
-                      config: Config, seed: int) -> dict[str, np.ndarray]:
+                      config: Config, seed: int, team: Sequence[nn.Module] = ()) -> dict[str, np.ndarray]:
     """Digits ``start`` (uint8, of classes ``a``) re-noised to ``config.diffusion_start`` and denoised towards the
-    blend (1 - w) a + w b, with w bisected until the reader's p(a) and p(b) tie: {"t": w, "image", "tied"}."""
+    blend (1 - w) a + w b, with w bisected until the reader's p(a) and p(b) tie: {"t": w, "image", "tied"}.
+    With ``config.diffusion.team_guidance``, ``team`` steers every step towards reading as both a and b."""
     sampler = replace(config.diffusion, start_time=config.diffusion_start)
     init, noise = images_to_tensor(start), draw_noise(len(a), seed)
     labels, others, rows = torch.from_numpy(a), torch.from_numpy(b), np.arange(len(a))
 
     def images(w: np.ndarray) -> np.ndarray:
-        return sample(denoiser, labels, sampler, seed, init=init, noise=noise, others=others, weight=w)[:, 0].numpy()
+        return sample(denoiser, labels, sampler, seed, init=init, noise=noise, others=others, weight=w,
+                      team=team)[:, 0].numpy()
 
     def gap(w: np.ndarray) -> np.ndarray:
         probs = predict_proba(reader, images(w))
@@ -273,7 +279,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     a, b = labels[source], labels[partner]
     made = muddles(autoencoder, reader, latents[source], latents[partner], a, b, config)
     made["diffusion"] = diffusion_muddles(models.diffusion.module, reader, dataset.test_images[source], a, b, config,
-                                          build.seed)
+                                          build.seed, team=[m.module for m in models.ensemble])
     pair_sheet, pair_items, readings = pair_gallery(made, dataset, source, partner, a, b, reader, judge)
     reference = Realism.of(judge, dataset.test_images)
     realism = realism_of(reference, pair_sheet, pair_items)
@@ -288,6 +294,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "bisection_steps": config.bisection_steps, "map_per_class": config.map_per_class,
         "tied": int(made["boundary"]["tied"].sum()), "diffusion_tied": int(made["diffusion"]["tied"].sum()),
         "diffusion_start": config.diffusion_start, "diffusion_bisections": config.diffusion_bisections,
+        "diffusion_team_guidance": config.diffusion.team_guidance,
         "realism": realism, "real_floor": reference.floor(dataset.train_images, len(source), build.seed),
         "boundary_reader_pair": int(readings["boundary"]["reader"]["top2_is_pair"].sum()),
         "scores": {name: summarise(readings[name]) for name in METHODS}, "explorer": explorer,
