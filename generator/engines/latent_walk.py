@@ -61,29 +61,31 @@ def bracket(gaps: np.ndarray, ts: np.ndarray,
     return lo, hi, found
 
 
-def bisect_tie(gap: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, *,
+def bisect_tie(gap: Callable[[np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, *,
                tolerance: float = 0.01, steps: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """Roots of ``gap`` by bisection, many at once: (t, gap(t)).
 
-    ``gap`` maps positions ``[P]`` to values ``[P]`` (here the reader's p(a) - p(b) along each pair's
-    path) and must change sign between ``lo`` and ``hi``. A row stops once |gap| <= ``tolerance``;
-    after ``steps`` halvings the best of its last bracket's ends and midpoint is returned.
+    ``gap(t, rows)`` maps positions ``t`` of the rows ``rows`` (indices) to values (here the reader's p(a) - p(b)
+    along each pair's path); each row's gap must change sign between its ``lo`` and ``hi``. A row stops once
+    |gap| <= ``tolerance``, and later rounds evaluate only the rows still searching; after ``steps`` halvings
+    the best of a row's last bracket's ends and midpoint is returned.
     """
     lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
-    gap_lo = gap(lo)
+    gap_lo = np.asarray(gap(lo, np.arange(len(lo))), dtype=np.float64)
     t, value = lo.copy(), gap_lo.copy()
     done = np.abs(gap_lo) <= tolerance
     for _ in range(steps):
-        if done.all():
+        rows = np.flatnonzero(~done)
+        if not len(rows):
             break
-        mid = (lo + hi) / 2
-        gap_mid = gap(mid)
-        better = ~done & (np.abs(gap_mid) < np.abs(value))
-        t, value = np.where(better, mid, t), np.where(better, gap_mid, value)
-        done |= np.abs(gap_mid) <= tolerance
-        same_side = (gap_mid > 0) == (gap_lo > 0)
-        lo, gap_lo = np.where(same_side, mid, lo), np.where(same_side, gap_mid, gap_lo)
-        hi = np.where(same_side, hi, mid)
+        mid = (lo[rows] + hi[rows]) / 2
+        gap_mid = gap(mid, rows)
+        better = np.abs(gap_mid) < np.abs(value[rows])
+        t[rows], value[rows] = np.where(better, mid, t[rows]), np.where(better, gap_mid, value[rows])
+        done[rows] = np.abs(gap_mid) <= tolerance
+        same_side = (gap_mid > 0) == (gap_lo[rows] > 0)
+        lo[rows], gap_lo[rows] = np.where(same_side, mid, lo[rows]), np.where(same_side, gap_mid, gap_lo[rows])
+        hi[rows] = np.where(same_side, hi[rows], mid)
     return t, value
 
 

@@ -104,6 +104,12 @@ def pair_reading(probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, n
     return {"p_a": p_a, "p_b": p_b, "top2_is_pair": both, "margin": np.abs(p_a - p_b)}
 
 
+def tie_gap(probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row of ``probs`` [N,10]: the relative gap between its p(a) and p(b) (``relative_gap``)."""
+    rows = np.arange(len(a))
+    return relative_gap(probs[rows, a], probs[rows, b])
+
+
 def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.ndarray, a: np.ndarray,
             b: np.ndarray, config: Config) -> dict[str, dict[str, np.ndarray]]:
     """The three muddles of every pair: {method: {"t": [P], "image": [P, 28, 28] float}} plus boundary's "tied"."""
@@ -117,9 +123,9 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
     p_a, p_b = path_probs[rows, :, a], path_probs[rows, :, b]
     lo, hi, found = bracket(relative_gap(p_a, p_b), ts, strength=p_a + p_b)
 
-    def gap(t: np.ndarray) -> np.ndarray:
-        probs = predict_proba(reader, decode(autoencoder, (1 - t)[:, None] * z_a + t[:, None] * z_b))
-        return relative_gap(probs[rows, a], probs[rows, b])
+    def gap(t: np.ndarray, some: np.ndarray) -> np.ndarray:
+        latents = (1 - t)[:, None] * z_a[some] + t[:, None] * z_b[some]
+        return tie_gap(predict_proba(reader, decode(autoencoder, latents)), a[some], b[some])
 
     t_boundary, value = bisect_tie(gap, lo, hi, tolerance=config.tie_tolerance, steps=config.bisection_steps)
     boundary_latents = (1 - t_boundary)[:, None] * z_a + t_boundary[:, None] * z_b
@@ -139,19 +145,18 @@ def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray,
     With ``config.diffusion.team_guidance``, ``team`` steers every step towards reading as both a and b."""
     sampler = replace(config.diffusion, start_time=config.diffusion_start)
     init, noise = images_to_tensor(start), draw_noise(len(a), seed)
-    labels, others, rows = torch.from_numpy(a), torch.from_numpy(b), np.arange(len(a))
+    labels, others, every = torch.from_numpy(a), torch.from_numpy(b), np.arange(len(a))
 
-    def images(w: np.ndarray) -> np.ndarray:
-        return sample(denoiser, labels, sampler, seed, init=init, noise=noise, others=others, weight=w,
-                      team=team)[:, 0].numpy()
+    def images(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return sample(denoiser, labels[rows], sampler, seed, init=init[rows], noise=noise[rows], others=others[rows],
+                      weight=w, team=team)[:, 0].numpy()
 
-    def gap(w: np.ndarray) -> np.ndarray:
-        probs = predict_proba(reader, images(w))
-        return relative_gap(probs[rows, a], probs[rows, b])
+    def gap(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return tie_gap(predict_proba(reader, images(w, rows)), a[rows], b[rows])
 
     w, value = bisect_tie(gap, np.zeros(len(a)), np.ones(len(a)), tolerance=config.tie_tolerance,
                           steps=config.diffusion_bisections)
-    return {"t": w, "image": images(w), "tied": np.abs(value) <= config.tie_tolerance}
+    return {"t": w, "image": images(w, every), "tied": np.abs(value) <= config.tie_tolerance}
 
 
 def summarise(readings: dict[str, dict[str, np.ndarray]]) -> dict:
