@@ -125,6 +125,8 @@ def test_epochs_follow_the_data_size():
     assert TrainConfig(epochs=30, data_growth=1.0).epochs_for(60_000) == 30
     assert TrainConfig(epochs=30, data_growth=0.75).epochs_for(60_000) == 18
     assert TrainConfig(epochs=30, data_growth=0.75).epochs_for(8_000) == 30
+    # Above 1 the epochs grow with the data (the judge: 20 on the embedded digits, 30 on full MNIST).
+    assert [TrainConfig(epochs=20, data_growth=1.2).epochs_for(n) for n in (2_000, 8_000, 60_000)] == [20, 20, 30]
 
 
 @pytest.mark.parametrize("architecture", [networks.Reader, networks.Judge, networks.VariationalAutoencoder])

@@ -1,4 +1,4 @@
-"""The muddle page: decoder ONNX parity, the boundary bisection, the farthest point, the manifest, and the explorer
+"""The muddle page: decoder ONNX parity, the boundary's tie search, the farthest point, the manifest, and the explorer
 in Chromium.
 
 Model-based tests use the quick build's own cached models (one epoch each): rough, but real networks.
@@ -68,7 +68,7 @@ def test_decoder_onnx_matches_pytorch(quick, decoder_onnx):
     assert np.abs(onnx_images - torch_images).max() <= PARITY
 
 
-def test_bisection_finds_the_roots_of_known_functions():
+def test_tie_search_finds_the_roots_of_known_functions():
     roots = np.array([0.13, 0.5, 0.77, 0.9])
     signs = np.array([1.0, -1.0, 1.0, 1.0])          # the second row rises through its root
 
@@ -78,16 +78,30 @@ def test_bisection_finds_the_roots_of_known_functions():
         asked.append(rows.tolist())
         return signs[rows] * np.tanh(20 * (roots[rows] - t))
 
-    t, value = latent_walk.bisect_tie(gap, np.zeros(4), np.ones(4), tolerance=0.01)
-    # A row that has tied is not asked again: each round asks a subset of the round before, the last fewer than 4.
-    assert asked[0] == [0, 1, 2, 3] and all(set(later) <= set(earlier) for earlier, later in pairwise(asked))
+    t, value = latent_walk.find_tie(gap, np.zeros(4), np.ones(4), tolerance=0.01)
+    # Both ends first; then a row that has tied is not asked again: each round asks a subset of the round before.
+    assert asked[0] == asked[1] == [0, 1, 2, 3]
+    assert all(set(later) <= set(earlier) for earlier, later in pairwise(asked[1:]))
     assert len(asked[-1]) < 4
+    # Regula falsi: at most 8 rounds, where halving the bracket would need 11 to pin the root within 0.0005.
+    assert len(asked) - 2 <= 8
     assert np.all(np.abs(value) <= 0.01)
     assert np.allclose(gap(t, np.arange(4)), value)
     assert np.all(np.abs(t - roots) < 1e-3)
     # A row whose lower end already ties is left there; an impossible tolerance still returns the best point seen.
-    t, _ = latent_walk.bisect_tie(gap, np.array([0.13, 0.0, 0.0, 0.0]), np.ones(4), tolerance=0.0, steps=30)
+    t, _ = latent_walk.find_tie(gap, np.array([0.13, 0.0, 0.0, 0.0]), np.ones(4), tolerance=0.0, steps=30)
     assert t[0] == pytest.approx(0.13) and np.all(np.abs(t[1:] - roots[1:]) < 1e-6)
+
+
+def test_tie_search_returns_the_better_end_where_the_gap_never_changes_sign():
+    asked = []
+
+    def gap(t: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        asked.append(rows.tolist())
+        return np.array([0.9, -0.2])[rows] * (1.5 - t)          # both rows keep their sign on [0, 1]
+
+    t, value = latent_walk.find_tie(gap, np.zeros(2), np.ones(2))
+    assert t.tolist() == [1.0, 1.0] and np.allclose(value, [0.45, -0.1]) and len(asked) == 2
 
 
 def test_bracket_is_the_first_sign_change_or_the_closest_sample():
@@ -112,8 +126,8 @@ def test_relative_gap_is_small_only_at_a_real_tie():
     assert np.all(np.abs(p_a - p_b) <= np.abs(gap) + 1e-12)
 
 
-def test_bisection_on_the_real_reader_lands_where_its_two_top_classes_tie(quick):
-    """bisect_tie with the quick reader on straight lines between two real digits it reads right."""
+def test_tie_search_on_the_real_reader_lands_where_its_two_top_classes_tie(quick):
+    """find_tie with the quick reader on straight lines between two real digits it reads right."""
     dataset, models = quick
     reader = models.reader.module
     labels = dataset.test_labels.astype(np.int64)
@@ -132,7 +146,7 @@ def test_bisection_on_the_real_reader_lands_where_its_two_top_classes_tie(quick)
         probs = line(t, some)
         return muddle.tie_gap(probs, a[some], b[some])
 
-    t, value = latent_walk.bisect_tie(gap, np.zeros(len(rows)), np.ones(len(rows)))
+    t, value = latent_walk.find_tie(gap, np.zeros(len(rows)), np.ones(len(rows)))
     probs = line(t)
     assert np.all(np.abs(value) <= muddle.Config().tie_tolerance) and np.all((t > 0) & (t < 1))
     assert np.all(np.abs(probs[rows, a] - probs[rows, b]) <= TIE)

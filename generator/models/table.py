@@ -51,11 +51,13 @@ class ModelSpec:
 
 
 # Full-data growth (``TrainConfig.data_growth``) chosen on full MNIST's training digits 55,000-59,999 (validation,
-# never the test set; bench/FULL_MNIST.md): the reader, the judge and the ensemble keep their epochs.
+# never the test set; bench/FULL_MNIST.md): the reader and the ensemble keep their epochs; the judge sees 30 epochs
+# on full MNIST and 20 on the embedded 8,000 digits (where it reads the same 98.75% of the held-out digits as at 30,
+# in two thirds of the time): growth 1.2 turns 20 epochs on 8,000 digits into 30 on 60,000.
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("reader", "reader", "Reader", train=TrainConfig(epochs=30, seed=0, learning_rate=5e-3, data_growth=1.0)),
-    ModelSpec("judge", "judge", "Judge", train=TrainConfig(epochs=30, seed=7919, learning_rate=2e-3,
-                                                           augmentation="elastic", data_growth=1.0)),
+    ModelSpec("judge", "judge", "Judge", train=TrainConfig(epochs=20, seed=7919, learning_rate=2e-3,
+                                                           augmentation="elastic", data_growth=1.2)),
     ModelSpec("ensemble-wide", "ensemble", "Reader", (("stages", ((24,), (48,), (64,))),),
               TrainConfig(epochs=10, seed=101, data_growth=1.0)),
     ModelSpec("ensemble-k5", "ensemble", "Reader", (("stages", networks.SHALLOW), ("kernel", 5)),

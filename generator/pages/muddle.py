@@ -9,13 +9,13 @@ the other end. On the straight path ``z(t) = (1 - t) z_a + t z_b`` three muddles
 ``farthest``  of ``path_steps`` evenly spaced points, the decoding farthest (pixel MSE) from both
               ends' decodings, i.e. the largest min(MSE to a's decoding, MSE to b's decoding): the
               seed's "further thought" (it proposed the sum; the minimum insists on both);
-``boundary``  bisection on t until the reader's p(a) and p(b) tie (relative difference at most
-              ``tie_tolerance``): a digit on the reader's decision boundary between the two classes.
-              Of the sampled path's sign changes of p(a) - p(b) it bisects the one where the two are
+``boundary``  a search on t (regula falsi) until the reader's p(a) and p(b) tie (relative difference at
+              most ``tie_tolerance``): a digit on the reader's decision boundary between the two classes.
+              Of the sampled path's sign changes of p(a) - p(b) it searches the one where the two are
               strongest.
 ``diffusion`` no autoencoder: digit *a* itself is re-noised part-way (``diffusion_start``; its writer's
               style survives) and denoised by the diffusion model with the guided velocities of a and b
-              blended by a weight w, bisected until the reader's p(a) and p(b) tie; "t" is that w. Each
+              blended by a weight w, searched until the reader's p(a) and p(b) tie; "t" is that w. Each
               step is also steered by the ensemble towards reading as both a and b (no third class).
 
 The judge, which takes no part, scores every muddle: are its top two classes exactly {a, b}, how even
@@ -35,7 +35,7 @@ from torch import nn
 
 from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor, to_uint8
-from generator.engines.latent_walk import bisect_tie, bracket, decode, encode, farthest_on_path, pca, relative_gap
+from generator.engines.latent_walk import bracket, decode, encode, farthest_on_path, find_tie, pca, relative_gap
 from generator.engines.sampler import SamplerConfig, draw_noise, sample
 from generator.models.metrics import predict_proba
 from generator.models.realism import Realism
@@ -53,8 +53,8 @@ class Config:
 
     per_class: int = 10               # source digits per class (muddles per method: 10 x this)
     path_steps: int = 41              # sampled points on the path a -> b, ends included (t = 0, 0.025, ..., 1)
-    tie_tolerance: float = 0.01       # bisection stops once |p_a - p_b| <= this * (p_a + p_b)
-    bisection_steps: int = 40
+    tie_tolerance: float = 0.01       # a tie search stops once |p_a - p_b| <= this * (p_a + p_b)
+    search_steps: int = 40
     reconstructions_per_class: int = 2
     map_per_class: int = 80           # points per class on the latent map
     samples_per_class: int = 5        # latents shipped to the explorer
@@ -62,11 +62,11 @@ class Config:
     # from t0: 24 (1 - t0) steps; the ensemble steers each towards reading as both a and b (the weight is the
     # validation panel's choice of 0, 1, 2 and 3; bench/AMBIGUOUS.md)
     diffusion: SamplerConfig = field(default_factory=lambda: SamplerConfig(steps=24, team_guidance=1.0))
-    diffusion_bisections: int = 10    # halvings of the blend weight w
+    diffusion_search_steps: int = 10  # rounds of the search for the blend weight w
 
     def quick(self) -> Config:
         """Three source digits per class, a short diffusion sampler."""
-        return replace(self, per_class=3, diffusion=replace(self.diffusion, steps=6), diffusion_bisections=3)
+        return replace(self, per_class=3, diffusion=replace(self.diffusion, steps=6), diffusion_search_steps=3)
 
 
 def latent_class_means(latents: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -127,7 +127,7 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
         latents = (1 - t)[:, None] * z_a[some] + t[:, None] * z_b[some]
         return tie_gap(predict_proba(reader, decode(autoencoder, latents)), a[some], b[some])
 
-    t_boundary, value = bisect_tie(gap, lo, hi, tolerance=config.tie_tolerance, steps=config.bisection_steps)
+    t_boundary, value = find_tie(gap, lo, hi, tolerance=config.tie_tolerance, steps=config.search_steps)
     boundary_latents = (1 - t_boundary)[:, None] * z_a + t_boundary[:, None] * z_b
     middle = decode(autoencoder, (z_a + z_b) / 2)
     return {
@@ -141,22 +141,24 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
 def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray, a: np.ndarray, b: np.ndarray,
                       config: Config, seed: int, team: Sequence[nn.Module] = ()) -> dict[str, np.ndarray]:
     """Digits ``start`` (uint8, of classes ``a``) re-noised to ``config.diffusion_start`` and denoised towards the
-    blend (1 - w) a + w b, with w bisected until the reader's p(a) and p(b) tie: {"t": w, "image", "tied"}.
+    blend (1 - w) a + w b, with w searched until the reader's p(a) and p(b) tie: {"t": w, "image", "tied"}.
     With ``config.diffusion.team_guidance``, ``team`` steers every step towards reading as both a and b."""
     sampler = replace(config.diffusion, start_time=config.diffusion_start)
     init, noise = images_to_tensor(start), draw_noise(len(a), seed)
-    labels, others, every = torch.from_numpy(a), torch.from_numpy(b), np.arange(len(a))
+    labels, others = torch.from_numpy(a), torch.from_numpy(b)
 
-    def images(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return sample(denoiser, labels[rows], sampler, seed, init=init[rows], noise=noise[rows], others=others[rows],
-                      weight=w, team=team)[:, 0].numpy()
+    drawn: dict[tuple[int, float], np.ndarray] = {}         # (row, w) -> image: the search's result is one of them
 
     def gap(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return tie_gap(predict_proba(reader, images(w, rows)), a[rows], b[rows])
+        images = sample(denoiser, labels[rows], sampler, seed, init=init[rows], noise=noise[rows],
+                        others=others[rows], weight=w, team=team)[:, 0].numpy()
+        drawn.update(zip(zip(rows.tolist(), w.tolist()), images))
+        return tie_gap(predict_proba(reader, images), a[rows], b[rows])
 
-    w, value = bisect_tie(gap, np.zeros(len(a)), np.ones(len(a)), tolerance=config.tie_tolerance,
-                          steps=config.diffusion_bisections)
-    return {"t": w, "image": images(w, every), "tied": np.abs(value) <= config.tie_tolerance}
+    w, value = find_tie(gap, np.zeros(len(a)), np.ones(len(a)), tolerance=config.tie_tolerance,
+                        steps=config.diffusion_search_steps)
+    images = np.stack([drawn[row, weight] for row, weight in enumerate(w.tolist())])
+    return {"t": w, "image": images, "tied": np.abs(value) <= config.tie_tolerance}
 
 
 def summarise(readings: dict[str, dict[str, np.ndarray]]) -> dict:
@@ -296,9 +298,9 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "reconstruction_mse": round(float(errors.mean()), 5), "reconstruction_count": len(errors),
         "latent_size": int(latents.shape[1]), "train_size": len(train_latents), "pair_count": len(source),
         "per_class": config.per_class, "path_steps": config.path_steps, "tie_tolerance": config.tie_tolerance,
-        "bisection_steps": config.bisection_steps, "map_per_class": config.map_per_class,
+        "search_steps": config.search_steps, "map_per_class": config.map_per_class,
         "tied": int(made["boundary"]["tied"].sum()), "diffusion_tied": int(made["diffusion"]["tied"].sum()),
-        "diffusion_start": config.diffusion_start, "diffusion_bisections": config.diffusion_bisections,
+        "diffusion_start": config.diffusion_start, "diffusion_search_steps": config.diffusion_search_steps,
         "diffusion_team_guidance": config.diffusion.team_guidance,
         "realism": realism, "real_floor": reference.floor(dataset.train_images, len(source), build.seed),
         "boundary_reader_pair": int(readings["boundary"]["reader"]["top2_is_pair"].sum()),
