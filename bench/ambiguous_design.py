@@ -96,6 +96,12 @@ def design_scores(model: torch.nn.Module, realism: Realism, cells: np.ndarray) -
             "design_realism": round(float(realism.looks_real(cells[OFF_DIAGONAL]).mean()), 3)}
 
 
+def sampler_fields(text: str) -> dict[str, float | int]:
+    """``"guidance=5,unguided_steps=5"`` -> ``{"guidance": 5.0, "unguided_steps": 5}``: SamplerConfig overrides."""
+    return {key: float(value) if "." in value else int(value)
+            for key, value in (item.split("=") for item in text.split(","))}
+
+
 def variants(args: argparse.Namespace) -> list:
     """The page's named recipes, each with every override asked for."""
     by_name = {r.name: r for r in ambiguous.RECIPES}
@@ -108,10 +114,8 @@ def variants(args: argparse.Namespace) -> list:
                 for t in args.start_times]
         out += [replace(recipe, name=f"{name}/g{g}", sampler=replace(recipe.sampler, team_guidance=g))
                 for g in args.team_guidance]
-        for fields in args.sampler:
-            values = {key: float(value) if "." in value else int(value)
-                      for key, value in (item.split("=") for item in fields.split(","))}
-            out.append(replace(recipe, name=f"{name}/{fields}", sampler=replace(recipe.sampler, **values)))
+        out += [replace(recipe, name=f"{name}/{fields}", sampler=replace(recipe.sampler, **sampler_fields(fields)))
+                for fields in args.sampler]
         for pair in args.also:
             k, t = pair.split(":")
             out.append(replace(recipe, name=f"{name}/k{k}t{t}", candidates=int(k),

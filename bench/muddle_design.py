@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ambiguous_design import design_classifier, embedded_models, record  # noqa: E402
+from ambiguous_design import design_classifier, embedded_models, record, sampler_fields  # noqa: E402
 
 from generator.digits import images_to_tensor, to_uint8  # noqa: E402
 from generator.engines.latent_walk import encode  # noqa: E402
@@ -52,6 +52,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--team-guidance", type=float, nargs="+", default=[0.0],
                         help="weight of the ensemble's guidance towards reading as both a and b")
     parser.add_argument("--guidance", type=float, nargs="+", default=[3.5], help="classifier-free guidance")
+    parser.add_argument("--sampler", nargs="+", default=[""], metavar="FIELD=V,...",
+                        help="SamplerConfig overrides, a variant per argument (e.g. steps=48,team_blur=1.0)")
+    parser.add_argument("--inits", nargs="+", default=["source"], choices=("source", *muddle.METHODS[:3]),
+                        help="what is re-noised: digit a itself, or one of the autoencoder's muddles of the pair")
+    parser.add_argument("--per-class", type=int, default=muddle.Config.per_class, help="source digits per class")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/muddle_design.jsonl"))
@@ -76,7 +81,7 @@ def main() -> None:
     dataset, models = embedded_models(("reader", "ensemble", "panel", "autoencoder", "diffusion"))
     panel = Panel.of([m.module for m in models.panel], dataset.train_images, 0)
     design, realism = design_classifier(args)
-    config = muddle.Config()
+    config = muddle.Config(per_class=args.per_class)
     rng = np.random.default_rng([0, 2])
     labels = dataset.test_labels.astype(np.int64)
     autoencoder = models.autoencoder.module
@@ -90,19 +95,22 @@ def main() -> None:
     tie_models = {"reader": models.reader.module,
                   "team": MeanReading([models.reader.module, *(m.module for m in models.ensemble)])}
     team = [m.module for m in models.ensemble]
-    for start, tie, k, team_weight, guidance in itertools.product(args.starts, args.ties, args.candidates,
-                                                                  args.team_guidance, args.guidance):
+    made = muddle.muddles(autoencoder, models.reader.module, latents[source], latents[partner], a, b, config)
+    inits = {"source": dataset.test_images[source], **{m: to_uint8(made[m]["image"]) for m in made}}
+    for init, start, tie, k, team_weight, guidance, fields in itertools.product(
+            args.inits, args.starts, args.ties, args.candidates, args.team_guidance, args.guidance, args.sampler):
         started = time.perf_counter()
-        sampler = replace(config.diffusion, team_guidance=team_weight, guidance=guidance)
-        runs = [muddle.diffusion_muddles(models.diffusion.module, tie_models[tie],
-                                         dataset.test_images[source], a, b,
-                                         muddle.Config(diffusion_start=start, diffusion=sampler), seed,
+        sampler = replace(config.diffusion, team_guidance=team_weight, guidance=guidance,
+                          **(sampler_fields(fields) if fields else {}))
+        runs = [muddle.diffusion_muddles(models.diffusion.module, tie_models[tie], inits[init], a, b,
+                                         replace(config, diffusion_start=start, diffusion=sampler), seed,
                                          team)["image"]
                 for seed in range(k)]
         images = runs[0] if k == 1 else panel_pick(panel, runs, a, b)
         reading = muddle.pair_reading(predict_proba(design, images), a, b)
         panel_reading = muddle.pair_reading(panel.probabilities(images_to_tensor(images)).numpy(), a, b)
-        row = {"start": start, "tie": tie, "candidates": k, "team_guidance": team_weight,
+        row = {"pairs": len(a), "sampler": fields, "init": init, "start": start, "tie": tie, "candidates": k,
+               "team_guidance": team_weight,
                "guidance": guidance, "seconds": round(time.perf_counter() - started, 1),
                "panel_pair_share": round(float(panel_reading["top2_is_pair"].mean()), 3),
                "panel_realism": round(float(panel.realism.looks_real(to_uint8(images)).mean()), 3),

@@ -13,10 +13,10 @@ the other end. On the straight path ``z(t) = (1 - t) z_a + t z_b`` three muddles
               most ``tie_tolerance``): a digit on the reader's decision boundary between the two classes.
               Of the sampled path's sign changes of p(a) - p(b) it searches the one where the two are
               strongest.
-``diffusion`` no autoencoder: digit *a* itself is re-noised part-way (``diffusion_start``; its writer's
-              style survives) and denoised by the diffusion model with the guided velocities of a and b
-              blended by a weight w, searched until the reader's p(a) and p(b) tie; "t" is that w. Each
-              step is also steered by the ensemble towards reading as both a and b (no third class).
+``diffusion`` the boundary muddle redrawn in ink: re-noised part-way (``diffusion_start``; its shape
+              survives, its blur does not) and denoised by the diffusion model with the guided velocities of
+              a and b blended by a weight w, searched until the reader's p(a) and p(b) tie; "t" is that w.
+              Each step is also steered by the ensemble towards reading as both a and b (no third class).
 
 The judge, which takes no part, scores every muddle: are its top two classes exactly {a, b}, how even
 is it (margin |p_a - p_b|), and does it look real (``generator.models.realism``)? The page also ships a
@@ -58,10 +58,10 @@ class Config:
     reconstructions_per_class: int = 2
     map_per_class: int = 80           # points per class on the latent map
     samples_per_class: int = 5        # latents shipped to the explorer
-    diffusion_start: float = 0.5      # diffusion muddle: how far digit a is re-noised (t0; 1 = not at all)
-    # from t0: 24 (1 - t0) steps; the ensemble steers each towards reading as both a and b (the weight is the
-    # validation panel's choice of 0, 1, 2 and 3; bench/AMBIGUOUS.md)
-    diffusion: SamplerConfig = field(default_factory=lambda: SamplerConfig(steps=24, team_guidance=1.0))
+    diffusion_start: float = 0.8      # diffusion muddle: how far the boundary muddle is re-noised (1 = not at all)
+    # from t0: 24 (1 - t0) steps; the ensemble steers each towards reading as both a and b. Start, t0 and weight
+    # are the validation panel's choice of 45 variants (bench/AMBIGUOUS.md)
+    diffusion: SamplerConfig = field(default_factory=lambda: SamplerConfig(steps=24, team_guidance=4.0))
     diffusion_search_steps: int = 10  # rounds of the search for the blend weight w
 
     def quick(self) -> Config:
@@ -140,9 +140,10 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
 
 def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray, a: np.ndarray, b: np.ndarray,
                       config: Config, seed: int, team: Sequence[nn.Module] = ()) -> dict[str, np.ndarray]:
-    """Digits ``start`` (uint8, of classes ``a``) re-noised to ``config.diffusion_start`` and denoised towards the
-    blend (1 - w) a + w b, with w searched until the reader's p(a) and p(b) tie: {"t": w, "image", "tied"}.
-    With ``config.diffusion.team_guidance``, ``team`` steers every step towards reading as both a and b."""
+    """Digits ``start`` (uint8; the page's are the boundary muddles) re-noised to ``config.diffusion_start`` and
+    denoised towards the blend (1 - w) a + w b, with w searched until the reader's p(a) and p(b) tie: {"t": w,
+    "image", "tied"}. With ``config.diffusion.team_guidance``, ``team`` steers every step towards reading as both
+    a and b."""
     sampler = replace(config.diffusion, start_time=config.diffusion_start)
     init, noise = images_to_tensor(start), draw_noise(len(a), seed)
     labels, others = torch.from_numpy(a), torch.from_numpy(b)
@@ -285,8 +286,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
     source, partner = choose_pairs(labels, nearest_other_class(latents, labels, means), config.per_class, rng)
     a, b = labels[source], labels[partner]
     made = muddles(autoencoder, reader, latents[source], latents[partner], a, b, config)
-    made["diffusion"] = diffusion_muddles(models.diffusion.module, reader, dataset.test_images[source], a, b, config,
-                                          build.seed, team=[m.module for m in models.ensemble])
+    made["diffusion"] = diffusion_muddles(models.diffusion.module, reader, to_uint8(made["boundary"]["image"]), a, b,
+                                          config, build.seed, team=[m.module for m in models.ensemble])
     pair_sheet, pair_items, readings = pair_gallery(made, dataset, source, partner, a, b, reader, judge)
     reference = Realism.of(judge, dataset.test_images)
     realism = realism_of(reference, pair_sheet, pair_items)
