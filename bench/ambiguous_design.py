@@ -9,6 +9,7 @@ digits. The judge is not loaded: recipes are designed without it and it only rep
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -45,6 +46,7 @@ def arguments() -> argparse.Namespace:
                         help="override both: candidates K and SDEdit start T (e.g. 16:0.6)")
     parser.add_argument("--sampler", nargs="*", default=[], metavar="FIELD=V,...",
                         help="SamplerConfig overrides, a variant per argument (e.g. guidance=5,unguided_steps=5)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds (the panel's spread)")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/ambiguous_design.jsonl"))
@@ -129,11 +131,11 @@ def main() -> None:
     toolkit = make_toolkit(models, dataset, 0)
     design, realism = design_classifier(args)
     goal = Goal(torch.tensor([i for i, _ in ambiguous.PAIRS]), torch.tensor([j for _, j in ambiguous.PAIRS]))
-    for recipe in variants(args):
+    for recipe, seed in itertools.product(variants(args), args.seeds):
         started = time.perf_counter()
-        tiles, _ = timed_generate(recipe, goal, toolkit, 0)
+        tiles, _ = timed_generate(recipe, goal, toolkit, seed)
         cells = ambiguous.grid_tiles(tiles)
-        row = {"recipe": recipe.name, "seconds": round(time.perf_counter() - started, 1),
+        row = {"recipe": recipe.name, "seed": seed, "seconds": round(time.perf_counter() - started, 1),
                "panel": ambiguous.panel_score(toolkit.panel, tiles), **design_scores(design, realism, cells)}
         record(args, row)
 

@@ -104,14 +104,15 @@ def main() -> None:
                           **(sampler_fields(fields) if fields else {}))
         runs = [muddle.diffusion_muddles(models.diffusion.module, tie_models[tie], inits[init], a, b,
                                          replace(config, diffusion_start=start, diffusion=sampler), seed,
-                                         team)["image"]
+                                         team)
                 for seed in range(k)]
-        images = runs[0] if k == 1 else panel_pick(panel, runs, a, b)
+        images = runs[0]["image"] if k == 1 else panel_pick(panel, [run["image"] for run in runs], a, b)
         reading = muddle.pair_reading(predict_proba(design, images), a, b)
         panel_reading = muddle.pair_reading(panel.probabilities(images_to_tensor(images)).numpy(), a, b)
         row = {"pairs": len(a), "sampler": fields, "init": init, "start": start, "tie": tie, "candidates": k,
                "team_guidance": team_weight,
                "guidance": guidance, "seconds": round(time.perf_counter() - started, 1),
+               "reader_tied": round(float(runs[0]["tied"].mean()), 3),
                "panel_pair_share": round(float(panel_reading["top2_is_pair"].mean()), 3),
                "panel_realism": round(float(panel.realism.looks_real(to_uint8(images)).mean()), 3),
                "design_pair_share": round(float(reading["top2_is_pair"].mean()), 3),

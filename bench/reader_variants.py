@@ -36,4 +36,6 @@ RECIPES: dict[str, Recipe] = {
     "wide96-drop04": Recipe(lambda: Reader(WIDE, dropout=0.4)),
     "deep5-wd05": Recipe(Reader, (("weight_decay", 0.05),)),
     "deep5-lr1e2": Recipe(Reader, (("learning_rate", 1e-2),)),
+    "deep5-reg": Recipe(lambda: Reader(dropout=0.3), (("weight_decay", 0.05), ("label_smoothing", 0.05))),
+    "deep5-reg-nols": Recipe(lambda: Reader(dropout=0.3), (("weight_decay", 0.05),)),
 }

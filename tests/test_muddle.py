@@ -270,6 +270,28 @@ def test_manifest_items_and_sprite_tiles(quick, quick_build, manifest):
     assert len(samples) == 10 * muddle.Config().samples_per_class and all(len(s["latent"]) == 10 for s in samples)
 
 
+def test_diffusion_muddles_redraw_the_boundary_muddles(quick_build, manifest):
+    """Each diffusion muddle starts from its pair's boundary muddle re-noised part-way, so it keeps that digit's
+    shape: it lies nearer, in pixels, to the boundary muddle than to either end of the pair."""
+    out, sheets = quick_build["out"], {}
+
+    def tile(item: dict) -> np.ndarray:
+        image = item["image"]
+        if image["sprite"] not in sheets:
+            sheets[image["sprite"]] = np.asarray(Image.open(out / image["sprite"]), dtype=np.float64)
+        return sheets[image["sprite"]][image["y"]:image["y"] + 28, image["x"]:image["x"] + 28]
+
+    by_id = {item["id"]: item for item in manifest}
+    distance = {end: [] for end in ("boundary", "source", "partner")}
+    for item in (i for i in manifest if i["method"] == "diffusion"):
+        pair_id = item["id"].rsplit("-", 1)[0]
+        for end in distance:
+            distance[end].append(((tile(item) - tile(by_id[f"{pair_id}-{end}"])) ** 2).mean())
+    boundary = np.array(distance["boundary"])
+    assert len(boundary) == 10 * muddle.Config().quick().per_class
+    assert np.median(boundary) < np.median(distance["source"]) and np.median(boundary) < np.median(distance["partner"])
+
+
 def test_page_states_each_methods_numbers_from_the_manifest(quick_build, manifest):
     html = (quick_build["out"] / "muddle.html").read_text()
     for method in muddle.METHODS:

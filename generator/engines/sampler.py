@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.engines.specks import remove_specks
 from generator.models.denoiser import NULL_CLASS
 
 
@@ -35,9 +34,6 @@ class SamplerConfig:
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
     team_guidance: float = 0.0      # weight of the team's log-probability gradient (guided steps only)
-    rescale: float = 0.0            # anagrams: 1 scales the two views' mean velocity back to their mean spread
-    speck_keep: float = 0.0         # > 0: islands of ink under this share of the largest one's are removed
-    team_blur: float = 0.0          # > 0: the team's gradient is smoothed by a Gaussian of this many pixels
     batch_size: int = 48            # images per network call (a call holds 2, 3 or 4 × as many rows; on two CPU
                                     # cores ~100-200 rows a call run 1.5x as fast as 1,000)
 
@@ -74,19 +70,13 @@ def guided_velocity(model: nn.Module, x: torch.Tensor, t: float, labels: torch.T
 
 
 def anagram_velocity(model: nn.Module, x: torch.Tensor, t: float, upright: torch.Tensor, turned: torch.Tensor,
-                     guidance: float, rescale: float = 0.0) -> torch.Tensor:
+                     guidance: float) -> torch.Tensor:
     """Mean of the guided velocity of ``x`` as ``upright`` [N] and, turned back, of ``x`` turned 180° as
-    ``turned`` [N]; one network call on the two views (2N or 4N rows). Averaging two views that disagree shrinks
-    the velocity's spread over the pixels; ``rescale`` (0–1) moves each image's mean velocity towards the
-    views' mean standard deviation."""
+    ``turned`` [N]; one network call on the two views (2N or 4N rows)."""
     n = x.shape[0]
     both = guided_velocity(model, torch.cat([x, torch.flip(x, dims=(-2, -1))]), t, torch.cat([upright, turned]),
                            guidance)
-    mean = 0.5 * (both[:n] + torch.flip(both[n:], dims=(-2, -1)))
-    if not rescale:
-        return mean
-    spread = both.std(dim=(1, 2, 3)).view(2, n).mean(0) / mean.std(dim=(1, 2, 3)).clamp_min(1e-6)
-    return mean * (1 + rescale * (spread.view(-1, 1, 1, 1) - 1))
+    return 0.5 * (both[:n] + torch.flip(both[n:], dims=(-2, -1)))
 
 
 def mixed_velocity(model: nn.Module, x: torch.Tensor, t: float, labels: torch.Tensor, others: torch.Tensor,
@@ -122,18 +112,6 @@ def team_gradient(team: Sequence[nn.Module], clean: torch.Tensor, cond: Conditio
     return gradient
 
 
-def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Images [N,1,H,W] smoothed by a Gaussian of ``sigma`` pixels (zero padding); ``sigma`` 0: unchanged."""
-    if sigma <= 0:
-        return images
-    radius = max(1, round(2 * sigma))
-    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype)
-    kernel = torch.exp(-offsets ** 2 / (2 * sigma ** 2))
-    kernel = kernel / kernel.sum()
-    rows = F.conv2d(images, kernel.view(1, 1, 1, -1), padding=(0, radius))
-    return F.conv2d(rows, kernel.view(1, 1, -1, 1), padding=(radius, 0))
-
-
 @dataclass
 class Conditioning:
     """What an Euler run is conditioned on: the labels and, optionally, turned labels or a blend of two labels."""
@@ -148,13 +126,12 @@ class Conditioning:
         values = (self.labels, self.turned, self.others, self.weight)
         return Conditioning(*(None if v is None else v[rows] for v in values))
 
-    def velocity(self, model: nn.Module, x: torch.Tensor, t: float, guidance: float,
-                 rescale: float = 0.0) -> torch.Tensor:
-        """The guided velocity of ``x`` at time ``t`` under this conditioning (``rescale``: anagrams')."""
+    def velocity(self, model: nn.Module, x: torch.Tensor, t: float, guidance: float) -> torch.Tensor:
+        """The guided velocity of ``x`` at time ``t`` under this conditioning."""
         if self.others is not None:
             return mixed_velocity(model, x, t, self.labels, self.others, self.weight, guidance)
         if self.turned is not None:
-            return anagram_velocity(model, x, t, self.labels, self.turned, guidance, rescale)
+            return anagram_velocity(model, x, t, self.labels, self.turned, guidance)
         return guided_velocity(model, x, t, self.labels, guidance)
 
 
@@ -168,9 +145,9 @@ def euler(model: nn.Module, x: torch.Tensor, cond: Conditioning, config: Sampler
     for step in range(count):
         t = config.start_time + step * dt
         guided = step < count - config.unguided_steps
-        v = cond.velocity(model, x, t, config.guidance if guided else 1.0, config.rescale)
+        v = cond.velocity(model, x, t, config.guidance if guided else 1.0)
         if guided and config.team_guidance and team:
-            v = v + config.team_guidance * blur(team_gradient(team, x + (1 - t) * v, cond), config.team_blur)
+            v = v + config.team_guidance * team_gradient(team, x + (1 - t) * v, cond)
         x = x + dt * v
     return x
 
@@ -201,7 +178,7 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
         for start in range(0, len(labels), config.batch_size):
             rows = slice(start, start + config.batch_size)
             parts.append(euler(model, x_start[rows], cond.part(rows), config, team))
-    return remove_specks(torch.cat(parts).clamp(0, 1), config.speck_keep) if parts else x_start.clamp(0, 1)
+    return torch.cat(parts).clamp(0, 1) if parts else x_start.clamp(0, 1)
 
 
 def network_calls(config: SamplerConfig, anagram: bool = False) -> int:
