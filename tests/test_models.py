@@ -127,6 +127,9 @@ def test_epochs_follow_the_data_size():
     assert TrainConfig(epochs=30, data_growth=0.75).epochs_for(8_000) == 30
     # Above 1 the epochs grow with the data (the judge: 20 on the embedded digits, 30 on full MNIST).
     assert [TrainConfig(epochs=20, data_growth=1.2).epochs_for(n) for n in (2_000, 8_000, 60_000)] == [20, 20, 30]
+    # The reader: 30 epochs on the embedded digits, 45 on full MNIST (bench/FULL_MNIST.md).
+    reader = next(s for s in SPECS if s.role == "reader")
+    assert [reader.train.epochs_for(n) for n in (8_000, 60_000)] == [30, 45]
 
 
 @pytest.mark.parametrize("architecture", [networks.Reader, networks.Judge, networks.VariationalAutoencoder])
