@@ -46,6 +46,7 @@ def arguments() -> argparse.Namespace:
                         help="override both: candidates K and SDEdit start T (e.g. 16:0.6)")
     parser.add_argument("--sampler", nargs="*", default=[], metavar="FIELD=V,...",
                         help="SamplerConfig overrides, a variant per argument (e.g. guidance=5,unguided_steps=5)")
+    parser.add_argument("--inits", nargs="*", default=[], help="override: what SDEdit re-draws (prior, digits)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds (the panel's spread)")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
@@ -118,6 +119,10 @@ def variants(args: argparse.Namespace) -> list:
                 for g in args.team_guidance]
         out += [replace(recipe, name=f"{name}/{fields}", sampler=replace(recipe.sampler, **sampler_fields(fields)))
                 for fields in args.sampler]
+        out += [replace(recipe, name=f"{name}/{init}", init=init) for init in args.inits]
+        out += [replace(recipe, name=f"{name}/{init}/{fields}", init=init,
+                        sampler=replace(recipe.sampler, **sampler_fields(fields)))
+                for init in args.inits for fields in args.sampler]
         for pair in args.also:
             k, t = pair.split(":")
             out.append(replace(recipe, name=f"{name}/k{k}t{t}", candidates=int(k),

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from generator.data.dataset import Dataset
-from generator.digits import rotate180, to_uint8
+from generator.digits import images_to_tensor, rotate180, to_uint8
 from generator.engines.panel import Panel
 from generator.engines.sampler import SamplerConfig, sample
 from generator.models.inference import INFERENCE_BATCH
@@ -163,6 +163,8 @@ class Recipe:
     samples: int = 0                # prior draws ("prior" space)
     shortlist: int = 1              # prior space: the team's best draws per target, of which the panel keeps one
     candidates: int = 1             # diffusion: samples per target, of which the panel keeps one
+    init: str = "prior"             # diffusion from start_time > 0: re-draw VAE prior draws ("prior") or real
+                                    # training digits, upright and turned over ("digits")
     sampler: SamplerConfig = field(default_factory=SamplerConfig)     # diffusion: the sampler's knobs
     steps: int = 200
     learning_rate: float = 0.01
@@ -212,6 +214,7 @@ class Toolkit:
     mean_image: torch.Tensor        # [1,1,28,28] in [0, 1]
     panel: Panel                    # chooses among candidates
     denoiser: nn.Module | None      # the diffusion model for diffusion recipes
+    train_images: np.ndarray | None = None             # uint8 [N,28,28]: the pool of "digits" inits
     prior_tables: dict = field(default_factory=dict)   # prior searches' draws and team losses, computed once
 
     def team(self, name: str) -> list[nn.Module]:
@@ -259,6 +262,20 @@ def prior_shortlist(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int, siz
         return toolkit.decoder.eval()(latents[top.flatten()]).view(*top.shape, 1, 28, 28)
 
 
+def digit_shortlist(recipe: Recipe, goal: Goal, toolkit: Toolkit, size: int) -> torch.Tensor:
+    """Per target, the ``size`` training digits (each upright or turned over) the team finds most convincing
+    ``[size, count, 1, 28, 28]``, best first; the digits that define "real" for the panel are left out, so that
+    the panel cannot take a re-drawn digit for real because it has seen it."""
+    pool = images_to_tensor(np.delete(toolkit.train_images, toolkit.panel.reference_rows, axis=0))
+    pool = torch.cat([pool, rotate180(pool)])
+    team = toolkit.team(recipe.team)
+    with torch.no_grad():
+        table = torch.cat([goal.table(team, pool[start:start + INFERENCE_BATCH])
+                           for start in range(0, len(pool), INFERENCE_BATCH)])
+    top = table.topk(min(size, len(pool)), dim=0, largest=False).indices
+    return pool[top.flatten()].view(*top.shape, 1, 28, 28)
+
+
 def search_prior(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
     """The prior's ``recipe.shortlist`` most convincing draws per target for the team, of which the panel keeps
     one."""
@@ -286,7 +303,9 @@ def diffusion_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int
     turned = None if goal.rotated is None else goal.rotated.repeat(repeats)
     init = None
     if recipe.sampler.start_time > 0:
-        init = prior_shortlist(recipe, goal, toolkit, seed, repeats).reshape(-1, 1, 28, 28)
+        shortlist = (digit_shortlist(recipe, goal, toolkit, repeats) if recipe.init == "digits" else
+                     prior_shortlist(recipe, goal, toolkit, seed, repeats))
+        init = shortlist.reshape(-1, 1, 28, 28)
     images = sample(toolkit.denoiser, goal.upright.repeat(repeats), recipe.sampler, seed, turned=turned,
                     team=toolkit.team(recipe.team), init=init)
     return (torch.round(images * 255) / 255).view(repeats, len(goal.upright), 1, 28, 28)
@@ -315,7 +334,7 @@ def make_toolkit(models: Models, dataset: Dataset, seed: int = 0) -> Toolkit:
     panel = Panel.of([m.module for m in models.panel], dataset.train_images, seed)
     denoiser = models.diffusion.module.eval().requires_grad_(False) if models.diffusion else None
     return Toolkit(models.reader.module, ensemble, frozen([vae.decoder])[0] if vae else None,
-                   vae.latent if vae else 0, mean, panel, denoiser)
+                   vae.latent if vae else 0, mean, panel, denoiser, dataset.train_images)
 
 
 def timed_generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[np.ndarray, float]:

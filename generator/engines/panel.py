@@ -28,6 +28,7 @@ class Panel:
     members: list[nn.Module]
     realism: Realism
     realism_weight: float = 0.5     # a view that looks real adds this to a candidate's score
+    reference_rows: np.ndarray | None = None    # the training digits (rows) that define "real" for the panel
 
     @classmethod
     def of(cls, members: list[nn.Module], train_images: np.ndarray, seed: int = 0) -> Panel:
@@ -35,7 +36,8 @@ class Panel:
         members = [m.cpu().eval().requires_grad_(False) for m in members]
         pick = np.random.default_rng(seed).choice(len(train_images), min(REFERENCE_SIZE, len(train_images)),
                                                   replace=False)
-        return cls(members, Realism.of(members[0], train_images[np.sort(pick)]))
+        rows = np.sort(pick)
+        return cls(members, Realism.of(members[0], train_images[rows]), reference_rows=rows)
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """Mean softmax ``[N,10]`` of the members for images ``[N,1,28,28]`` in [0, 1]."""

@@ -16,7 +16,7 @@ seed gives the same digits whatever the batch size.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -34,8 +34,7 @@ class SamplerConfig:
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
     team_guidance: float = 0.0      # weight of the team's log-probability gradient (guided steps only)
-    recurrence: int = 1             # each guided step is taken this many times, re-noised back between tries
-    team_views: int = 1             # the team reads the image and team_views - 1 fixed jittered copies of it
+    restart: float = 0.0            # > 0: the finished digit is re-noised to this t and denoised again
     batch_size: int = 48            # images per network call (a call holds 2, 3 or 4 × as many rows; on two CPU
                                     # cores ~100-200 rows a call run 1.5x as fast as 1,000)
 
@@ -93,47 +92,23 @@ def mixed_velocity(model: nn.Module, x: torch.Tensor, t: float, labels: torch.Te
     return out[2 * n:] + guidance * (cond - out[2 * n:])
 
 
-# Small pen-and-paper wobbles (degrees, pixels right, pixels down, scale) under which the team's reading should hold.
-JITTERS = ((0.0, 0.0, 0.0, 1.0), (10.0, 1.0, 0.0, 1.0), (-10.0, -1.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.1),
-           (0.0, 0.0, -1.0, 0.9), (6.0, 0.0, -1.0, 1.05), (-6.0, 0.0, 1.0, 0.95), (0.0, 1.0, 1.0, 1.0))
+def team_log_prob(team: Sequence[nn.Module], images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean over the team of log p(label | image), per image [N]."""
+    rows = torch.arange(len(labels))
+    return torch.stack([F.log_softmax(m(images), dim=1)[rows, labels] for m in team]).mean(0)
 
 
-def jittered(images: torch.Tensor, views: int) -> torch.Tensor:
-    """``images`` [N,1,28,28] and their first ``views - 1`` JITTERS, stacked view by view [views * N, 1, 28, 28]."""
-    if views == 1:
-        return images
-    thetas = []
-    for degrees, right, down, scale in JITTERS[:views]:
-        a = torch.tensor(degrees).deg2rad()
-        rotation = torch.stack([torch.stack([a.cos(), -a.sin()]), torch.stack([a.sin(), a.cos()])]) / scale
-        shift = -rotation @ torch.tensor([right, down]) / 14.0
-        thetas.append(torch.cat([rotation, shift[:, None]], dim=1))
-    n = len(images)
-    theta = torch.stack(thetas).repeat_interleave(n, dim=0)
-    grid = F.affine_grid(theta, [views * n, 1, 28, 28], align_corners=False)
-    return F.grid_sample(images.repeat(views, 1, 1, 1), grid, align_corners=False)
-
-
-def team_log_prob(team: Sequence[nn.Module], images: torch.Tensor, labels: torch.Tensor,
-                  views: int = 1) -> torch.Tensor:
-    """Mean over the team and ``views`` jitters of log p(label | image), per image [N]."""
-    rows = torch.arange(views * len(labels))
-    labels, batch = labels.repeat(views), jittered(images, views)
-    per_view = torch.stack([F.log_softmax(m(batch), dim=1)[rows, labels] for m in team]).mean(0)
-    return per_view.view(views, -1).mean(0)
-
-
-def team_gradient(team: Sequence[nn.Module], clean: torch.Tensor, cond: Conditioning, views: int = 1) -> torch.Tensor:
+def team_gradient(team: Sequence[nn.Module], clean: torch.Tensor, cond: Conditioning) -> torch.Tensor:
     """Gradient of the team's log-probability of ``cond.labels`` (plus that of ``cond.turned`` for the image
     turned over, or of ``cond.others`` for the same image: a blend should read as both of its labels) with
     respect to the predicted clean images ``clean`` [N,1,28,28]."""
     with torch.enable_grad():
         image = clean.clamp(0, 1).detach().requires_grad_(True)
-        log_prob = team_log_prob(team, image, cond.labels, views)
+        log_prob = team_log_prob(team, image, cond.labels)
         if cond.turned is not None:
-            log_prob = log_prob + team_log_prob(team, torch.flip(image, dims=(-2, -1)), cond.turned, views)
+            log_prob = log_prob + team_log_prob(team, torch.flip(image, dims=(-2, -1)), cond.turned)
         if cond.others is not None:
-            log_prob = log_prob + team_log_prob(team, image, cond.others, views)
+            log_prob = log_prob + team_log_prob(team, image, cond.others)
         (gradient,) = torch.autograd.grad(log_prob.sum(), image)
     return gradient
 
@@ -162,25 +137,19 @@ class Conditioning:
 
 
 def euler(model: nn.Module, x: torch.Tensor, cond: Conditioning, config: SamplerConfig,
-          team: Sequence[nn.Module] = (), renoise: torch.Tensor | None = None) -> torch.Tensor:
+          team: Sequence[nn.Module] = ()) -> torch.Tensor:
     """Integrate from ``x`` [N,1,28,28] at ``config.start_time`` to t = 1 in ``round(steps * (1 - t0))`` (at
-    least 1) uniform steps, the last ``unguided_steps`` of them with w = 1 and no team guidance. With
-    ``config.recurrence`` r > 1, each guided step is tried r times, the first r - 1 results re-noised back to the
-    step's start with ``renoise`` [N, steps, r - 1, 1, 28, 28] (universal guidance's self-recurrence). Returns the
+    least 1) uniform steps, the last ``unguided_steps`` of them with w = 1 and no team guidance. Returns the
     images at t = 1."""
     count = max(1, round(config.steps * (1 - config.start_time)))
     dt = (1 - config.start_time) / count
     for step in range(count):
         t = config.start_time + step * dt
         guided = step < count - config.unguided_steps
-        for attempt in range(config.recurrence if guided else 1):
-            if attempt:
-                shrink = t / (t + dt)
-                x = shrink * x + ((1 - t) ** 2 - (shrink * (1 - t - dt)) ** 2) ** 0.5 * renoise[:, step, attempt - 1]
-            v = cond.velocity(model, x, t, config.guidance if guided else 1.0)
-            if guided and config.team_guidance and team:
-                v = v + config.team_guidance * team_gradient(team, x + (1 - t) * v, cond, config.team_views)
-            x = x + dt * v
+        v = cond.velocity(model, x, t, config.guidance if guided else 1.0)
+        if guided and config.team_guidance and team:
+            v = v + config.team_guidance * team_gradient(team, x + (1 - t) * v, cond)
+        x = x + dt * v
     return x
 
 
@@ -200,22 +169,25 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
     cond = Conditioning(labels, turned, others, weight)
     gen = generator_for(seed)
     x_start = draw_noise(len(labels), gen) if noise is None else noise
+    restart_noise = None
+    if config.restart:      # experiment: a given start noise leaves gen unused, so shift its seed
+        restart_noise = draw_noise(len(labels), gen if noise is None else generator_for(1_000_003 + int(seed)))
     if config.start_time > 0:
         if init is None:
             raise ValueError("an SDEdit start (start_time > 0) needs the init images")
         x_start = (1 - config.start_time) * x_start + config.start_time * init
-    renoise = None
-    if config.recurrence > 1:
-        count = max(1, round(config.steps * (1 - config.start_time)))
-        renoise = torch.randn(len(labels), count, config.recurrence - 1, 1, 28, 28, generator=gen)
     model.eval()
     parts = []
     guided_by_team = bool(team) and config.team_guidance > 0
     with torch.no_grad() if guided_by_team else torch.inference_mode():    # inference mode: ~25% faster calls
         for start in range(0, len(labels), config.batch_size):
             rows = slice(start, start + config.batch_size)
-            parts.append(euler(model, x_start[rows], cond.part(rows), config, team,
-                               None if renoise is None else renoise[rows]))
+            x = euler(model, x_start[rows], cond.part(rows), config, team)
+            if config.restart:
+                again = replace(config, start_time=config.restart)
+                x = euler(model, (1 - config.restart) * restart_noise[rows] + config.restart * x.clamp(0, 1), cond.part(rows),
+                          again, team)
+            parts.append(x)
     return torch.cat(parts).clamp(0, 1) if parts else x_start.clamp(0, 1)
 
 
