@@ -6,6 +6,8 @@ import dataclasses
 import pytest
 import torch
 
+from generator.digits import images_to_tensor, rotate180
+from generator.engines.optvis import Goal, Recipe, digit_shortlist, make_toolkit
 from generator.models.networks import Judge
 from generator.pages import ambiguous, dreams, muddle
 from generator.site.results import BuildInfo
@@ -39,3 +41,23 @@ def improved(result) -> list[str]:
     """The recipes a page marks improved (chosen by the validation panel)."""
     rows = result.data.get("ablation") or result.data.get("recipes") or []
     return [r["name"] for r in rows if r.get("improved")]
+
+
+def test_digit_shortlist_is_the_teams_best_and_skips_the_panels_reference(quick_models):
+    """Real-digit starts: per pair, training digits (upright or turned) ranked by the team's loss, best first, and
+    never one of the digits that define "real" for the panel (it would take a re-drawn copy for real)."""
+    dataset, models = quick_models
+    toolkit = make_toolkit(models, dataset, seed=0)
+    goal = Goal(torch.tensor([6, 1]), torch.tensor([9, 7]))
+    recipe = Recipe("digits", space="diffusion", team="ensemble", init="digits")
+    shortlist = digit_shortlist(recipe, goal, toolkit, 3)
+    assert shortlist.shape == (3, 2, 1, 28, 28)
+    losses = torch.stack([goal.loss(toolkit.team("ensemble"), shortlist[k]) for k in range(3)])
+    assert (losses[:-1] <= losses[1:] + 1e-5).all()
+    pool = images_to_tensor(dataset.train_images)
+    pool = torch.cat([pool, rotate180(pool)])
+    reference = images_to_tensor(dataset.train_images[toolkit.panel.reference_rows])
+    reference = torch.cat([reference, rotate180(reference)]).flatten(1)
+    for image in shortlist.flatten(0, 1).flatten(1):
+        assert (pool.flatten(1) == image).all(1).any()
+        assert not (reference == image).all(1).any()

@@ -183,8 +183,10 @@ class Recipe:
         if self.space == "diffusion":
             text = f"sample the diffusion model ({self.sampler.describe()}"
             if self.sampler.start_time:
-                text = (f"re-draw the {self.candidates} of {self.samples:,} VAE prior draws that {team} find most "
-                        f"convincing with the diffusion model ({self.sampler.describe()}")
+                pool = ("training digits (upright or turned over)" if self.init == "digits" else
+                        f"of {self.samples:,} VAE prior draws")
+                text = (f"re-draw the {self.candidates} {pool} that {team} find most convincing with the diffusion "
+                        f"model ({self.sampler.describe()}")
             text += f" with {team} as the team)" if self.sampler.team_guidance else ")"
             text += f"; the panel keeps the best of {self.candidates}" if self.candidates > 1 else ""
         elif self.space == "prior":

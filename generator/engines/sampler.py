@@ -16,7 +16,7 @@ seed gives the same digits whatever the batch size.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,6 @@ class SamplerConfig:
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
     team_guidance: float = 0.0      # weight of the team's log-probability gradient (guided steps only)
-    restart: float = 0.0            # > 0: the finished digit is re-noised to this t and denoised again
     batch_size: int = 48            # images per network call (a call holds 2, 3 or 4 × as many rows; on two CPU
                                     # cores ~100-200 rows a call run 1.5x as fast as 1,000)
 
@@ -167,11 +166,7 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
     labels = torch.as_tensor(labels, dtype=torch.long)
     weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
     cond = Conditioning(labels, turned, others, weight)
-    gen = generator_for(seed)
-    x_start = draw_noise(len(labels), gen) if noise is None else noise
-    restart_noise = None
-    if config.restart:      # experiment: a given start noise leaves gen unused, so shift its seed
-        restart_noise = draw_noise(len(labels), gen if noise is None else generator_for(1_000_003 + int(seed)))
+    x_start = draw_noise(len(labels), seed) if noise is None else noise
     if config.start_time > 0:
         if init is None:
             raise ValueError("an SDEdit start (start_time > 0) needs the init images")
@@ -182,12 +177,7 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
     with torch.no_grad() if guided_by_team else torch.inference_mode():    # inference mode: ~25% faster calls
         for start in range(0, len(labels), config.batch_size):
             rows = slice(start, start + config.batch_size)
-            x = euler(model, x_start[rows], cond.part(rows), config, team)
-            if config.restart:
-                again = replace(config, start_time=config.restart)
-                x = euler(model, (1 - config.restart) * restart_noise[rows] + config.restart * x.clamp(0, 1), cond.part(rows),
-                          again, team)
-            parts.append(x)
+            parts.append(euler(model, x_start[rows], cond.part(rows), config, team))
     return torch.cat(parts).clamp(0, 1) if parts else x_start.clamp(0, 1)
 
 
