@@ -54,8 +54,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--guidance", type=float, nargs="+", default=[3.5], help="classifier-free guidance")
     parser.add_argument("--sampler", nargs="+", default=[""], metavar="FIELD=V,...",
                         help="SamplerConfig overrides, a variant per argument (e.g. steps=48,team_blur=1.0)")
-    parser.add_argument("--inits", nargs="+", default=["source"], choices=("source", *muddle.METHODS[:3]),
-                        help="what is re-noised: digit a itself, or one of the autoencoder's muddles of the pair")
+    parser.add_argument("--inits", nargs="+", default=["source"], choices=("source", "overlay", "brighter", *muddle.METHODS[:3]),
+                        help="what is re-noised: digit a itself, the mean or the brighter of digits a and b pixel by "
+                             "pixel, or one of the autoencoder's muddles of the pair")
     parser.add_argument("--per-class", type=int, default=muddle.Config.per_class, help="source digits per class")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
@@ -96,7 +97,9 @@ def main() -> None:
                   "team": MeanReading([models.reader.module, *(m.module for m in models.ensemble)])}
     team = [m.module for m in models.ensemble]
     made = muddle.muddles(autoencoder, models.reader.module, latents[source], latents[partner], a, b, config)
-    inits = {"source": dataset.test_images[source], **{m: to_uint8(made[m]["image"]) for m in made}}
+    first, second = dataset.test_images[source], dataset.test_images[partner]
+    inits = {"source": first, "overlay": ((first.astype(np.uint16) + second) // 2).astype(np.uint8),
+             "brighter": np.maximum(first, second), **{m: to_uint8(made[m]["image"]) for m in made}}
     for init, start, tie, k, team_weight, guidance, fields in itertools.product(
             args.inits, args.starts, args.ties, args.candidates, args.team_guidance, args.guidance, args.sampler):
         started = time.perf_counter()
