@@ -54,7 +54,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--guidance", type=float, nargs="+", default=[3.5], help="classifier-free guidance")
     parser.add_argument("--sampler", nargs="+", default=[""], metavar="FIELD=V,...",
                         help="SamplerConfig overrides, a variant per argument (e.g. steps=48,team_blur=1.0)")
-    parser.add_argument("--inits", nargs="+", default=["source"], choices=("source", "overlay", "brighter", *muddle.METHODS[:3]),
+    parser.add_argument("--inits", nargs="+", default=["source"],
+                        choices=("source", "overlay", "brighter", *muddle.METHODS[:3]),
                         help="what is re-noised: digit a itself, the mean or the brighter of digits a and b pixel by "
                              "pixel, or one of the autoencoder's muddles of the pair")
     parser.add_argument("--per-class", type=int, default=muddle.Config.per_class, help="source digits per class")
