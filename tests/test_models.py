@@ -16,7 +16,7 @@ from generator.models import networks
 from generator.models.export import export_checked, onnx_bytes, parity
 from generator.models.inference import for_inference, in_batches
 from generator.models.table import SPECS, ModelSpec, cache_key, get_model, training_work
-from generator.models.training import TrainConfig, train_classifier
+from generator.models.training import TrainConfig, augment, train_classifier
 
 TINY = TrainConfig(epochs=1, train_limit=300, batch_size=64)
 
@@ -182,3 +182,20 @@ def test_the_trainable_copy_is_the_trained_network(dataset, tmp_path):
         assert any(isinstance(m, torch.nn.BatchNorm2d) for m in network.modules())
         assert network is not trained.trainable()
         torch.testing.assert_close(network(x), trained.module(x), atol=1e-4, rtol=1e-4)
+
+
+def test_the_rotate_augmentation_turns_digits_about_their_centre_and_nothing_else():
+    gen = torch.Generator().manual_seed(0)
+    rows, cols = torch.meshgrid(torch.arange(28.0) - 13.5, torch.arange(28.0) - 13.5, indexing="ij")
+    disc = ((rows ** 2 + cols ** 2) < 36).float().expand(32, 1, 28, 28)
+    blur = (augment(disc, "rotate", gen) - disc).abs().mean((1, 2, 3))
+    assert blur.max() < 0.025           # resampling's blur only ("affine", which also shifts and zooms: ~0.07)
+    bar = ((cols.abs() < 1.5) & (rows.abs() < 10)).float().expand(32, 1, 28, 28)
+    turned = augment(bar, "rotate", gen)[:, 0]
+    ink = turned.sum((1, 2))
+    assert torch.allclose(ink, bar[:, 0].sum((1, 2)), rtol=0.05)
+    centre_row, centre_col = (turned * rows).sum((1, 2)) / ink, (turned * cols).sum((1, 2)) / ink
+    assert centre_row.abs().max() < 0.3 and centre_col.abs().max() < 0.3
+    tilt = torch.rad2deg(torch.atan2((turned * rows * cols).sum((1, 2)) * 2,
+                                     (turned * (rows ** 2 - cols ** 2)).sum((1, 2)))) / 2
+    assert tilt.abs().max() <= 10.5 and tilt.std() > 3.0                     # each bar its own angle, ±10°

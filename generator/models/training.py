@@ -28,7 +28,8 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
-    augmentation: str = "affine"        # "affine" (seed 004: rotation, zoom, shift), "elastic", "upside-down" or "none"
+    augmentation: str = "affine"        # "affine" (seed 004: rotation, zoom, shift), "rotate" (±10° only), "elastic",
+                                        # "upside-down" or "none"
     label_smoothing: float = 0.0
     seed: int = 0
     train_limit: int | None = None      # train on a seeded random subset of N digits (quick builds)
@@ -98,6 +99,8 @@ def augment(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
         return random_half_turn(x, gen)
     if kind == "affine":
         return random_affine(x, gen)
+    if kind == "rotate":            # turned about the centre only: MNIST's digits stay centred and their size
+        return random_affine(x, gen, zoom=0.0, shift=0.0)
     if kind == "elastic":
         return random_affine(random_elastic(x, gen), gen, degrees=12.0, zoom=0.1, shift=0.08)
     return x

