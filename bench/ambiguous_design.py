@@ -24,8 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from generator.data import load_dataset  # noqa: E402
 from generator.data.idx import read_idx_dir  # noqa: E402
-from generator.digits import images_to_tensor, rotate180  # noqa: E402
-from generator.engines.optvis import Goal, make_toolkit, timed_generate  # noqa: E402
+from generator.digits import images_to_tensor, rotate180, to_uint8  # noqa: E402
+from generator.engines.optvis import Goal, Toolkit, make_toolkit, timed_generate  # noqa: E402
+from generator.engines.sampler import SamplerConfig, sample  # noqa: E402
 from generator.models import networks  # noqa: E402
 from generator.models.realism import Realism  # noqa: E402
 from generator.models.table import get_models  # noqa: E402
@@ -51,6 +52,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/ambiguous_design.jsonl"))
+    parser.add_argument("--denoiser", type=Path, help="a denoiser state dict to use instead of the build's")
+    parser.add_argument("--dreams", action="store_true",
+                        help="also score 100 diffusion dreams per digit (the dreams page's samples) per seed")
     return parser.parse_args()
 
 
@@ -99,6 +103,19 @@ def design_scores(model: torch.nn.Module, realism: Realism, cells: np.ndarray) -
             "design_realism": round(float(realism.looks_real(cells[OFF_DIAGONAL]).mean()), 3)}
 
 
+def dream_scores(toolkit: Toolkit, model: torch.nn.Module, realism: Realism, seed: int) -> dict:
+    """The panel's and the design classifier's reading and realism of 100 unselected diffusion dreams per digit."""
+    labels = torch.arange(10).repeat(100)
+    tiles = to_uint8(sample(toolkit.denoiser, labels, SamplerConfig(), seed)[:, 0].numpy())
+    x, rows = images_to_tensor(tiles), torch.arange(len(labels))
+    with torch.no_grad():
+        design_p = model(x).softmax(1)[rows, labels]
+    return {"dreams_panel_p": round(float(toolkit.panel.probabilities(x)[rows, labels].mean()), 4),
+            "dreams_panel_realism": round(float(toolkit.panel.realism.looks_real(tiles).mean()), 3),
+            "dreams_design_p": round(float(design_p.mean()), 4),
+            "dreams_design_realism": round(float(realism.looks_real(tiles).mean()), 3)}
+
+
 def sampler_fields(text: str) -> dict[str, float | int]:
     """``"guidance=5,unguided_steps=5"`` -> ``{"guidance": 5.0, "unguided_steps": 5}``: SamplerConfig overrides."""
     return {key: float(value) if "." in value else int(value)
@@ -134,14 +151,19 @@ def main() -> None:
     args = arguments()
     dataset, models = embedded_models(("reader", "ensemble", "panel", "vae", "diffusion"))
     toolkit = make_toolkit(models, dataset, 0)
+    if args.denoiser:
+        toolkit.denoiser.load_state_dict(torch.load(args.denoiser))
     design, realism = design_classifier(args)
     goal = Goal(torch.tensor([i for i, _ in ambiguous.PAIRS]), torch.tensor([j for _, j in ambiguous.PAIRS]))
     for recipe, seed in itertools.product(variants(args), args.seeds):
         started = time.perf_counter()
         tiles, _ = timed_generate(recipe, goal, toolkit, seed)
         cells = ambiguous.grid_tiles(tiles)
-        row = {"recipe": recipe.name, "seed": seed, "seconds": round(time.perf_counter() - started, 1),
+        row = {"denoiser": str(args.denoiser or "build"), "recipe": recipe.name, "seed": seed,
+               "seconds": round(time.perf_counter() - started, 1),
                "panel": ambiguous.panel_score(toolkit.panel, tiles), **design_scores(design, realism, cells)}
+        if args.dreams:
+            row.update(dream_scores(toolkit, design, realism, seed))
         record(args, row)
 
 

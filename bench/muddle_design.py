@@ -62,6 +62,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/muddle_design.jsonl"))
+    parser.add_argument("--denoiser", type=Path, help="a denoiser state dict to use instead of the build's")
     return parser.parse_args()
 
 
@@ -82,6 +83,8 @@ def main() -> None:
     args = arguments()
     dataset, models = embedded_models(("reader", "ensemble", "panel", "autoencoder", "diffusion"))
     panel = Panel.of([m.module for m in models.panel], dataset.train_images, 0)
+    if args.denoiser:
+        models.diffusion.module.load_state_dict(torch.load(args.denoiser))
     design, realism = design_classifier(args)
     config = muddle.Config(per_class=args.per_class)
     rng = np.random.default_rng([0, 2])
@@ -113,7 +116,8 @@ def main() -> None:
         images = runs[0]["image"] if k == 1 else panel_pick(panel, [run["image"] for run in runs], a, b)
         reading = muddle.pair_reading(predict_proba(design, images), a, b)
         panel_reading = muddle.pair_reading(panel.probabilities(images_to_tensor(images)).numpy(), a, b)
-        row = {"pairs": len(a), "sampler": fields, "init": init, "start": start, "tie": tie, "candidates": k,
+        row = {"denoiser": str(args.denoiser or "build"), "pairs": len(a), "sampler": fields, "init": init,
+               "start": start, "tie": tie, "candidates": k,
                "team_guidance": team_weight,
                "guidance": guidance, "seconds": round(time.perf_counter() - started, 1),
                "reader_tied": round(float(runs[0]["tied"].mean()), 3),
