@@ -18,6 +18,7 @@ from PIL import Image
 from generator.digits import to_uint8
 from generator.engines import latent_walk
 from generator.models.metrics import predict_proba
+from generator.models.realism import Realism
 from generator.pages import muddle
 
 PARITY = 1e-4
@@ -305,6 +306,23 @@ def test_page_states_each_methods_numbers_from_the_manifest(quick_build, manifes
         assert float(row.group(2)) == pytest.approx(margin, abs=0.006)
         assert float(row.group(3)) == pytest.approx(realism, abs=0.006)
     assert html.count('class="muddle-row"') == 10 * muddle.Config().quick().per_class
+
+
+def test_the_undecided_real_row_holds_the_held_out_digits_the_reader_hesitates_on(quick, quick_build):
+    dataset, models = quick
+    within = muddle.Config().undecided_within
+    reference = Realism.of(models.judge.module, dataset.test_images)
+    undecided = muddle.undecided_real(models.reader.module, reference, dataset.test_images, within)
+    top_two = np.sort(predict_proba(models.reader.module, dataset.test_images), axis=1)[:, -2:]
+    rows = np.flatnonzero(top_two[:, 1] - top_two[:, 0] <= within)
+    assert undecided["count"] == len(rows) > 0                   # the quick build's one-epoch reader hesitates often
+    left_out = reference.looks_real_left_out(rows).mean()
+    assert undecided["realism"] == pytest.approx(left_out, abs=5e-4) and left_out < 1.0    # each among the others
+    html = (quick_build["out"] / "muddle.html").read_text()
+    row = re.search(r'data-method="undecided"><th scope="row">the (\d+) real held-out.*?</th>\s*<td colspan="2">–</td>'
+                    r'<td>([\d.]+)</td>', html, re.S)
+    assert row and int(row.group(1)) == len(rows)
+    assert float(row.group(2)) == pytest.approx(undecided["realism"], abs=0.006)
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,20 @@ def test_knn_radius_excludes_the_point_itself():
     assert nearest_distances(points, points, 2)[:, 1].tolist() == [1.0, 1.0, 2.0, 4.0]
 
 
+def test_left_out_realism_skips_each_reference_digits_own_ball():
+    points = np.array([[0.0], [1.0], [3.0], [7.0]])
+    realism = Realism(feature_net(), points, nearest_distances(points, points, 2)[:, 1])    # k = 1: radii 1, 1, 2, 4
+    assert realism.looks_real_left_out(np.arange(4)).tolist() == [True, True, True, False]  # 7 is no one's neighbour
+    assert realism.looks_real_left_out(np.array([3, 0])).tolist() == [False, True]
+
+
+def test_reference_digits_left_out_look_as_real_as_other_real_digits():
+    realism = Realism.of(feature_net(), strokes(300, 1))
+    left_out = realism.looks_real_left_out(np.arange(100)).mean()
+    assert 0.8 < left_out < 1.0
+    assert left_out == pytest.approx(realism.looks_real(strokes(100, 2)).mean(), abs=0.1)
+
+
 def test_frechet_distance_of_known_gaussians():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((20000, 3))

@@ -74,12 +74,25 @@ class Realism:
         """Per uint8 digit: inside the k-NN ball of some held-out real digit (bool ``[N]``)."""
         if not len(images):
             return np.zeros(0, dtype=bool)
-        features = penultimate(self.model, images)
+        return self._inside(penultimate(self.model, images))
+
+    def looks_real_left_out(self, rows: np.ndarray) -> np.ndarray:
+        """Per reference digit of ``rows``: inside the k-NN ball of some *other* reference digit (bool ``[N]``).
+
+        Its own ball would always hold it; the others' give the same verdict with or without it (were it among a
+        digit's k nearest, that ball only grows when it leaves), so this is realism with the digit left out."""
+        return self._inside(self.features[rows], own=np.asarray(rows))
+
+    def _inside(self, features: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+        """Whether each feature row falls in some reference ball; row n skips ball ``own[n]`` when given."""
         inside = np.zeros(len(features), dtype=bool)
         radii = torch.from_numpy(self.radii)
         for start in range(0, len(self.features), CHUNK):
             block = torch.cdist(torch.from_numpy(features), torch.from_numpy(self.features[start:start + CHUNK]))
-            inside |= (block <= radii[start:start + CHUNK]).any(dim=1).numpy()
+            hits = block <= radii[start:start + CHUNK]
+            if own is not None:
+                hits &= torch.from_numpy(own)[:, None] != torch.arange(start, start + hits.shape[1])[None, :]
+            inside |= hits.any(dim=1).numpy()
         return inside
 
     def frechet(self, images: np.ndarray) -> float:

@@ -64,6 +64,7 @@ class Config:
     # before (bench/AMBIGUOUS.md)
     diffusion: SamplerConfig = field(default_factory=lambda: SamplerConfig(steps=24, team_guidance=1.0))
     diffusion_search_steps: int = 10  # rounds of the search for the blend weight w
+    undecided_within: float = 0.5     # real held-out digits this undecided (reader's top two) are the yardstick
 
     def quick(self) -> Config:
         """Three source digits per class, a short diffusion sampler."""
@@ -254,6 +255,16 @@ def explorer_sample(latents: np.ndarray, dataset: Dataset, reader: nn.Module, ju
     return sheet, items, explorer
 
 
+def undecided_real(reader: nn.Module, reference: Realism, held_out: np.ndarray, within: float) -> dict:
+    """The held-out digits (those ``reference`` holds) whose reader's top two probabilities are within ``within``
+    of each other, and the share of them that look real, each left out of the reference: real handwriting about
+    as undecided as a muddle, the yardstick for the muddles' realism (None when there are none)."""
+    top_two = np.sort(predict_proba(reader, held_out), axis=1)[:, -2:]
+    rows = np.flatnonzero(top_two[:, 1] - top_two[:, 0] <= within)
+    realism = round(float(reference.looks_real_left_out(rows).mean()), 3) if len(rows) else None
+    return {"count": len(rows), "within": within, "realism": realism}
+
+
 def latent_space(latents: np.ndarray, labels: np.ndarray, means: np.ndarray, per_class: int,
                  rng: np.random.Generator) -> dict:
     """The latent space's numbers: class means, their distances, and a PCA map of held-out latents."""
@@ -305,6 +316,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "diffusion_start": config.diffusion_start, "diffusion_search_steps": config.diffusion_search_steps,
         "diffusion_team_guidance": config.diffusion.team_guidance,
         "realism": realism, "real_floor": reference.floor(dataset.train_images, len(source), build.seed),
+        "undecided_real": undecided_real(reader, reference, dataset.test_images, config.undecided_within),
         "boundary_reader_pair": int(readings["boundary"]["reader"]["top2_is_pair"].sum()),
         "scores": {name: summarise(readings[name]) for name in METHODS}, "explorer": explorer,
         **latent_space(latents, labels, means, config.map_per_class, rng),
