@@ -373,3 +373,17 @@ def test_diffusion_samples_and_the_panels_pick(quick_build, quick_models, manife
         image = item["image"]
         chosen = ablation[image["y"]:image["y"] + 28, image["x"]:image["x"] + 28]
         assert np.array_equal(chosen, tiles[int(scores.argmax())]), d
+
+
+def test_page_states_the_panels_realism_of_the_samples_beside_the_judges(quick_build, quick_models, manifest, page):
+    dataset, models = quick_models
+    sheet = np.asarray(Image.open(quick_build["out"] / "img" / "dreams-diffusion.png"))
+    tiles = np.stack([sheet[i["image"]["y"]:i["image"]["y"] + 28, i["image"]["x"]:i["image"]["x"] + 28]
+                      for i in of_kind(manifest, "diffusion-sample")])
+    panel = Panel.of([m.module for m in models.panel], dataset.train_images, seed=0)
+    samples, held_out = panel.realism.looks_real(tiles).mean(), panel.realism.floor(dataset.test_images, len(tiles))
+    stated = re.search(r"In the validation panel's features, whose real digits are training digits, ([\d.]+)%\s+do "
+                       r"\(as many real held-out digits: ([\d.]+)%\)", page)
+    assert stated, "the panel's realism is not stated"
+    assert float(stated.group(1)) == pytest.approx(100 * samples, abs=0.51)
+    assert float(stated.group(2)) == pytest.approx(100 * held_out["realism"], abs=0.51)

@@ -78,6 +78,15 @@ def panel_scores(tiles: dict[str, np.ndarray], toolkit: Toolkit) -> dict[str, fl
             for name, t in tiles.items()}
 
 
+def panel_realism(toolkit: Toolkit, samples: np.ndarray, held_out: np.ndarray, seed: int) -> dict:
+    """The share of ``samples`` that look real in the validation panel's features (training digits are its
+    reference), beside the same share of as many real held-out digits: the panel's reading of what the judge's
+    realism measures."""
+    real = toolkit.panel.realism
+    return {"panel_realism": round(float(real.looks_real(samples).mean()), 3) if len(samples) else None,
+            "panel_floor": real.floor(held_out, len(samples), seed)["realism"]}
+
+
 def mean_scores(items: list[dict]) -> dict[str, float]:
     """Mean reader and judge probability of the intended digit, and the share the judge's features find real."""
     return {**{model: round(float(np.mean([i["scores"][model]["p_label"] for i in items])), 4)
@@ -125,7 +134,8 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
                      "panel": panel[r.name], "seconds": round(made[r.name][2], 1)} for r in config.recipes],
         "samples": {"per_digit": len(samples), "shown": min(config.samples_shown, len(samples)),
                     **realism.summary(sample_sheet.tiles, looks_real[-len(sample_sheet.tiles):]),
-                    "floor": realism.floor(dataset.train_images, len(sample_sheet.tiles), build.seed)},
+                    "floor": realism.floor(dataset.train_images, len(sample_sheet.tiles), build.seed),
+                    **panel_realism(toolkit, sample_sheet.tiles, dataset.test_images, build.seed)},
         **identikit_data(climbs, config),
     }
     return PageResult("dreams", items, sheets, [], data)
