@@ -9,6 +9,8 @@ import onnx
 import pytest
 import torch
 
+from generator.digits import to_uint8
+from generator.engines.nearest_real import RealDigits
 from generator.engines.sampler import (
     SamplerConfig,
     draw_noise,
@@ -149,6 +151,41 @@ def test_team_guidance_on_a_blend_raises_both_labels_and_crowds_out_a_third(mode
     # The pair's share of the team's probability grows: less is left for any third digit.
     before, after = (team_log_prob(team, x, a).exp() + team_log_prob(team, x, b).exp() for x in (plain, guided))
     assert (after > before + 0.01).all()
+
+
+def varied_bars(count: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 bars [count,28,28] as in ``toy_digits``, each label's bars starting at six different rows."""
+    images, labels = toy_digits(count)
+    for i in range(count):
+        images[i] = torch.roll(images[i], shifts=(i // 10) % 6 - 2, dims=1)
+    return to_uint8(images[:, 0].numpy()), labels.numpy()
+
+
+def test_closeness_is_zero_on_a_real_digit_and_falls_away_from_them():
+    images, labels = varied_bars()
+    real = RealDigits.of(bar_reader(), images, labels)      # features: the 784 pixels (a linear reader)
+    assert real.radius > 0
+    own = real.closeness(torch.from_numpy(images[:10, None] / 255.0).float(), torch.from_numpy(labels[:10]))
+    assert torch.allclose(own, torch.zeros(10), atol=1e-4)
+    wrong_label = real.closeness(torch.from_numpy(images[:10, None] / 255.0).float(), torch.from_numpy(labels[:10]) ^ 1)
+    assert (wrong_label < -0.5).all()
+
+
+def test_realism_guidance_draws_samples_nearer_real_digits_and_keeps_the_anagram_symmetry(model):
+    images, labels = varied_bars()
+    real, team = RealDigits.of(bar_reader(), images, labels), [bar_reader()]
+    digits, noise = torch.tensor([0, 3, 6, 9, 2, 5]), draw_noise(6, 8)
+    pulled = replace(FAST, realism_guidance=0.5)
+    plain = sample(model, digits, FAST, 0, noise=noise)
+    guided = sample(model, digits, pulled, 0, noise=noise, real=real)
+    assert torch.equal(plain, sample(model, digits, pulled, 0, noise=noise))     # no reference: no pull
+    assert real.closeness(guided, digits).mean() > real.closeness(plain, digits).mean() + 0.1
+    both = replace(pulled, team_guidance=2.0)
+    upright, turned = torch.tensor([1, 6, 7]), torch.tensor([4, 9, 2])
+    first = sample(model, upright, both, 0, turned=turned, noise=noise[:3], team=team, real=real)
+    swapped = sample(model, turned, both, 0, turned=upright, noise=torch.flip(noise[:3], dims=(-2, -1)),
+                     team=team, real=real)
+    assert torch.allclose(swapped, torch.flip(first, dims=(-2, -1)), atol=1e-5)
 
 
 def test_onnx_export_is_one_file_with_parity(model):

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor, rotate180, to_uint8
+from generator.engines.nearest_real import RealDigits
 from generator.engines.panel import Panel
 from generator.engines.sampler import SamplerConfig, sample
 from generator.models.inference import INFERENCE_BATCH
@@ -217,11 +218,19 @@ class Toolkit:
     panel: Panel                    # chooses among candidates
     denoiser: nn.Module | None      # the diffusion model for diffusion recipes
     train_images: np.ndarray | None = None             # uint8 [N,28,28]: the pool of "digits" inits
+    train_labels: np.ndarray | None = None             # [N]: their labels (realism guidance's reference)
     prior_tables: dict = field(default_factory=dict)   # prior searches' draws and team losses, computed once
+    real: RealDigits | None = None                     # the training digits in the reader's features, once
 
     def team(self, name: str) -> list[nn.Module]:
         """The models a recipe optimises against (frozen)."""
         return frozen([self.reader] if name == "reader" else [self.reader, *self.ensemble])
+
+    def real_digits(self) -> RealDigits:
+        """The training digits in the reader's features: what realism guidance pulls towards (computed once)."""
+        if self.real is None:
+            self.real = RealDigits.of(self.reader, self.train_images, self.train_labels)
+        return self.real
 
 
 
@@ -308,8 +317,9 @@ def diffusion_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int
         shortlist = (digit_shortlist(recipe, goal, toolkit, repeats) if recipe.init == "digits" else
                      prior_shortlist(recipe, goal, toolkit, seed, repeats))
         init = shortlist.reshape(-1, 1, 28, 28)
+    real = toolkit.real_digits() if recipe.sampler.realism_guidance else None
     images = sample(toolkit.denoiser, goal.upright.repeat(repeats), recipe.sampler, seed, turned=turned,
-                    team=toolkit.team(recipe.team), init=init)
+                    team=toolkit.team(recipe.team), init=init, real=real)
     return (torch.round(images * 255) / 255).view(repeats, len(goal.upright), 1, 28, 28)
 
 
@@ -336,7 +346,7 @@ def make_toolkit(models: Models, dataset: Dataset, seed: int = 0) -> Toolkit:
     panel = Panel.of([m.module for m in models.panel], dataset.train_images, seed)
     denoiser = models.diffusion.module.eval().requires_grad_(False) if models.diffusion else None
     return Toolkit(models.reader.module, ensemble, frozen([vae.decoder])[0] if vae else None,
-                   vae.latent if vae else 0, mean, panel, denoiser, dataset.train_images)
+                   vae.latent if vae else 0, mean, panel, denoiser, dataset.train_images, dataset.train_labels)
 
 
 def timed_generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[np.ndarray, float]:

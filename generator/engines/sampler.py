@@ -9,20 +9,25 @@ Visual anagrams (Geng, Park & Owens 2024): each step averages the guided velocit
 and, turned 180°, that of the turned image read as digit j, turned back; the result reads as i upright and as j
 upside down. *Team guidance* (classifier guidance on top of the learned prior) adds to each guided step the
 gradient of a team of classifiers' log-probability of the intended digits (both views for anagrams) at the
-predicted clean image ``x + (1 - t) v``. *Label mixing* (muddles) blends the guided velocities of two labels by a
-weight per image. Every random number comes from one seeded ``torch.Generator``, drawn before any batching, so a
-seed gives the same digits whatever the batch size.
+predicted clean image ``x + (1 - t) v``; *realism guidance* adds the gradient of its closeness to the nearest
+real training digit of each intended label (``nearest_real``). *Label mixing* (muddles) blends the guided
+velocities of two labels by a weight per image. Every random number comes from one seeded ``torch.Generator``,
+drawn before any batching, so a seed gives the same digits whatever the batch size.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.engines.nearest_real import RealDigits
 from generator.models.denoiser import NULL_CLASS
+
+Score = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]     # (images, labels) -> a score per image
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class SamplerConfig:
     unguided_steps: int = 0         # the last steps use w = 1 (the conditional velocity, no extrapolation)
     start_time: float = 0.0         # SDEdit: > 0 starts from (1 - t0) * noise + t0 * image
     team_guidance: float = 0.0      # weight of the team's log-probability gradient (guided steps only)
+    realism_guidance: float = 0.0   # weight of the closeness-to-real-digits gradient (guided steps only)
     batch_size: int = 48            # images per network call (a call holds 2, 3 or 4 × as many rows; on two CPU
                                     # cores ~100-200 rows a call run 1.5x as fast as 1,000)
 
@@ -42,6 +48,7 @@ class SamplerConfig:
         text = f"{self.steps} Euler steps, guidance {self.guidance:g}"
         text += f", the last {self.unguided_steps} unguided" if self.unguided_steps else ""
         text += f", team guidance {self.team_guidance:g}" if self.team_guidance else ""
+        text += f", realism guidance {self.realism_guidance:g}" if self.realism_guidance else ""
         return text + (f", from t = {self.start_time:g}" if self.start_time else "")
 
 
@@ -97,18 +104,14 @@ def team_log_prob(team: Sequence[nn.Module], images: torch.Tensor, labels: torch
     return torch.stack([F.log_softmax(m(images), dim=1)[rows, labels] for m in team]).mean(0)
 
 
-def team_gradient(team: Sequence[nn.Module], clean: torch.Tensor, cond: Conditioning) -> torch.Tensor:
-    """Gradient of the team's log-probability of ``cond.labels`` (plus that of ``cond.turned`` for the image
-    turned over, or of ``cond.others`` for the same image: a blend should read as both of its labels) with
-    respect to the predicted clean images ``clean`` [N,1,28,28]."""
+def guidance_gradient(scores: Sequence[tuple[float, Score]], clean: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+    """Gradient, with respect to the predicted clean images ``clean`` [N,1,28,28], of the weighted ``scores`` of
+    every reading ``cond`` asks for (the image as its labels, turned over as ``cond.turned``, as ``cond.others``)."""
     with torch.enable_grad():
         image = clean.clamp(0, 1).detach().requires_grad_(True)
-        log_prob = team_log_prob(team, image, cond.labels)
-        if cond.turned is not None:
-            log_prob = log_prob + team_log_prob(team, torch.flip(image, dims=(-2, -1)), cond.turned)
-        if cond.others is not None:
-            log_prob = log_prob + team_log_prob(team, image, cond.others)
-        (gradient,) = torch.autograd.grad(log_prob.sum(), image)
+        total = sum(weight * score(view, labels).sum() for weight, score in scores
+                    for view, labels in cond.readings(image))
+        (gradient,) = torch.autograd.grad(total, image)
     return gradient
 
 
@@ -120,6 +123,16 @@ class Conditioning:
     turned: torch.Tensor | None = None      # anagrams: the digit upside down
     others: torch.Tensor | None = None      # label mixing: the second label ...
     weight: torch.Tensor | None = None      # ... and its weight per image
+
+    def readings(self, image: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(view, labels) for every reading of ``image`` the goal asks for: as its labels, turned over as
+        ``turned`` (anagrams), and as ``others`` (a blend should read as both of its labels)."""
+        out = [(image, self.labels)]
+        if self.turned is not None:
+            out.append((torch.flip(image, dims=(-2, -1)), self.turned))
+        if self.others is not None:
+            out.append((image, self.others))
+        return out
 
     def part(self, rows: slice) -> Conditioning:
         """The same conditioning for a batch of rows."""
@@ -135,19 +148,31 @@ class Conditioning:
         return guided_velocity(model, x, t, self.labels, guidance)
 
 
+def steering(config: SamplerConfig, team: Sequence[nn.Module], real: RealDigits | None) -> list[tuple[float, Score]]:
+    """The weighted scores whose gradient guided steps add: the team's log-probability, the closeness to real
+    digits (each when its weight is set and its models are given)."""
+    scores: list[tuple[float, Score]] = []
+    if config.team_guidance and team:
+        scores.append((config.team_guidance, partial(team_log_prob, team)))
+    if config.realism_guidance and real is not None:
+        scores.append((config.realism_guidance, real.closeness))
+    return scores
+
+
 def euler(model: nn.Module, x: torch.Tensor, cond: Conditioning, config: SamplerConfig,
-          team: Sequence[nn.Module] = ()) -> torch.Tensor:
+          team: Sequence[nn.Module] = (), real: RealDigits | None = None) -> torch.Tensor:
     """Integrate from ``x`` [N,1,28,28] at ``config.start_time`` to t = 1 in ``round(steps * (1 - t0))`` (at
-    least 1) uniform steps, the last ``unguided_steps`` of them with w = 1 and no team guidance. Returns the
-    images at t = 1."""
+    least 1) uniform steps, the last ``unguided_steps`` of them with w = 1 and no team or realism guidance.
+    Returns the images at t = 1."""
+    scores = steering(config, team, real)
     count = max(1, round(config.steps * (1 - config.start_time)))
     dt = (1 - config.start_time) / count
     for step in range(count):
         t = config.start_time + step * dt
         guided = step < count - config.unguided_steps
         v = cond.velocity(model, x, t, config.guidance if guided else 1.0)
-        if guided and config.team_guidance and team:
-            v = v + config.team_guidance * team_gradient(team, x + (1 - t) * v, cond)
+        if guided and scores:
+            v = v + guidance_gradient(scores, x + (1 - t) * v, cond)
         x = x + dt * v
     return x
 
@@ -155,13 +180,14 @@ def euler(model: nn.Module, x: torch.Tensor, cond: Conditioning, config: Sampler
 def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: int | torch.Generator, *,
            turned: torch.Tensor | None = None, init: torch.Tensor | None = None, noise: torch.Tensor | None = None,
            others: torch.Tensor | None = None, weight: torch.Tensor | None = None,
-           team: Sequence[nn.Module] = ()) -> torch.Tensor:
+           team: Sequence[nn.Module] = (), real: RealDigits | None = None) -> torch.Tensor:
     """Digits [N,1,28,28] in [0, 1] (clamped) for ``labels`` [N] (0–9, or NULL_CLASS for unconditional).
 
     ``turned`` [N]: visual anagrams that read as ``labels`` upright and ``turned`` upside down. ``others`` and
     ``weight`` [N]: blends of two labels. ``init`` [N,1,28,28]: the images an SDEdit start re-noises (needed
     when ``config.start_time`` > 0). ``noise``: the starting noise, else drawn from ``seed``. ``team``: the
-    classifiers of team guidance (frozen; used when ``config.team_guidance`` > 0).
+    classifiers of team guidance (frozen; used when ``config.team_guidance`` > 0); ``real``: the reference of
+    realism guidance (used when ``config.realism_guidance`` > 0).
     """
     labels = torch.as_tensor(labels, dtype=torch.long)
     weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
@@ -173,11 +199,11 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
         x_start = (1 - config.start_time) * x_start + config.start_time * init
     model.eval()
     parts = []
-    guided_by_team = bool(team) and config.team_guidance > 0
-    with torch.no_grad() if guided_by_team else torch.inference_mode():    # inference mode: ~25% faster calls
+    steered = bool(steering(config, team, real))
+    with torch.no_grad() if steered else torch.inference_mode():    # inference mode: ~25% faster calls
         for start in range(0, len(labels), config.batch_size):
             rows = slice(start, start + config.batch_size)
-            parts.append(euler(model, x_start[rows], cond.part(rows), config, team))
+            parts.append(euler(model, x_start[rows], cond.part(rows), config, team, real))
     return torch.cat(parts).clamp(0, 1) if parts else x_start.clamp(0, 1)
 
 

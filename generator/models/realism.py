@@ -21,20 +21,33 @@ K = 3
 CHUNK = 2048
 
 
-def penultimate(model: nn.Module, images: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
-    """Features ``[N, F]`` (float64) of uint8 digits ``[N,28,28]``: the input of the model's last linear layer."""
-    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+def last_linear(model: nn.Module) -> nn.Linear:
+    """The model's last linear layer (its input is what "features" means here)."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+
+
+def features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Penultimate-layer features ``[N, F]`` of images ``x`` [N,1,28,28]: the input of the model's last linear
+    layer (differentiable when called with gradients on)."""
+    last = last_linear(model)
     captured: list[torch.Tensor] = []
     handle = last.register_forward_pre_hook(lambda _module, inputs: captured.append(inputs[0].flatten(1)))
-    model = model.cpu().eval()
     try:
-        with torch.no_grad():
-            x = images_to_tensor(images)
-            for start in range(0, len(x), batch_size):
-                model(x[start:start + batch_size])
+        model(x)
     finally:
         handle.remove()
-    return torch.cat(captured).double().numpy() if captured else np.zeros((0, last.in_features))
+    return captured[0]
+
+
+def penultimate(model: nn.Module, images: np.ndarray, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
+    """Features ``[N, F]`` (float64) of uint8 digits ``[N,28,28]``: the input of the model's last linear layer."""
+    model = model.cpu().eval()
+    x = images_to_tensor(images)
+    with torch.no_grad():
+        parts = [features(model, x[start:start + batch_size]) for start in range(0, len(x), batch_size)]
+    if not parts:
+        return np.zeros((0, last_linear(model).in_features))
+    return torch.cat(parts).double().numpy()
 
 
 def nearest_distances(queries: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""Realism guidance: a pull of a digit being drawn towards the nearest real training digit of its label.
+
+In one generator model's penultimate-layer features (the reader's; never a panel member's or the judge's), a
+digit's *closeness* to real handwriting is minus its squared distance to the nearest real training digit of the
+intended label, in units of the real digits' median k-nearest-neighbour radius. The sampler adds the gradient
+of the closeness of the predicted clean image (every view the goal asks for) to its guided steps, so the strokes
+drift towards shapes that real writers make. The reference is training digits only: the judge's realism is
+measured against held-out digits, and the panel's in its own member's features.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from generator.models.realism import K, features, nearest_distances, penultimate
+
+RADIUS_SAMPLE = 500        # digits whose k-NN radius (among all training digits) sets the unit of distance
+
+
+@dataclass
+class RealDigits:
+    """Real training digits in one model's features, by label, with the unit of distance."""
+
+    model: nn.Module
+    features: torch.Tensor      # [M, F] float32
+    labels: torch.Tensor        # [M] int64
+    radius: float               # median distance of a sample of digits to their k-th nearest other digit
+
+    @classmethod
+    def of(cls, model: nn.Module, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> RealDigits:
+        """The reference: uint8 ``images`` [M,28,28] with ``labels`` [M] in ``model``'s features."""
+        found = penultimate(model, images).astype(np.float32)
+        pick = np.random.default_rng(seed).choice(len(found), min(RADIUS_SAMPLE, len(found)), replace=False)
+        radius = float(np.median(nearest_distances(found[pick], found, K + 1)[:, K]))    # column 0: itself
+        return cls(model.eval().requires_grad_(False), torch.from_numpy(found),
+                   torch.from_numpy(labels.astype(np.int64)), radius)
+
+    def closeness(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Per image [N,1,28,28] in [0, 1]: -(distance to the nearest real digit of its label / radius)²
+        (differentiable in the images; the nearest digit is found without gradients)."""
+        found = features(self.model, images)
+        with torch.no_grad():
+            nearest = torch.empty_like(found)
+            for label in labels.unique():
+                rows, pool = labels == label, self.features[self.labels == label]
+                nearest[rows] = pool[torch.cdist(found[rows], pool).argmin(1)]
+        return -((found - nearest) ** 2).sum(1) / self.radius ** 2
