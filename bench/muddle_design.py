@@ -27,6 +27,7 @@ from ambiguous_design import design_classifier, embedded_models, record, sampler
 
 from generator.digits import images_to_tensor, to_uint8  # noqa: E402
 from generator.engines.latent_walk import encode  # noqa: E402
+from generator.engines.nearest_real import RealDigits  # noqa: E402
 from generator.engines.panel import Panel  # noqa: E402
 from generator.models.metrics import predict_proba  # noqa: E402
 from generator.pages import muddle  # noqa: E402
@@ -100,6 +101,7 @@ def main() -> None:
     tie_models = {"reader": models.reader.module,
                   "team": MeanReading([models.reader.module, *(m.module for m in models.ensemble)])}
     team = [m.module for m in models.ensemble]
+    real = RealDigits.of(models.reader.module, dataset.train_images, dataset.train_labels)
     made = muddle.muddles(autoencoder, models.reader.module, latents[source], latents[partner], a, b, config)
     first, second = dataset.test_images[source], dataset.test_images[partner]
     inits = {"source": first, "overlay": ((first.astype(np.uint16) + second) // 2).astype(np.uint8),
@@ -111,7 +113,7 @@ def main() -> None:
                           **(sampler_fields(fields) if fields else {}))
         runs = [muddle.diffusion_muddles(models.diffusion.module, tie_models[tie], inits[init], a, b,
                                          replace(config, diffusion_start=start, diffusion=sampler), seed,
-                                         team)
+                                         team, real)
                 for seed in range(k)]
         images = runs[0]["image"] if k == 1 else panel_pick(panel, [run["image"] for run in runs], a, b)
         reading = muddle.pair_reading(predict_proba(design, images), a, b)

@@ -4,7 +4,8 @@ Cell (i, j) needs an image x with x read as i and rot180(x) read as j; cell (j, 
 rot180(x), so 55 images (45 pairs and 10 digits that must read as themselves both ways)
 fill all 100 cells. The naive grid is the seed's: pixels from the mean image, against the
 reader alone. The diffusion recipes sample visual anagrams (``generator.engines.sampler``) from noise, or from
-VAE prior draws or real training digits re-noised part-way, several candidates per pair of which the validation
+VAE prior draws or real training digits re-noised part-way (steered by the reader and the ensemble and pulled
+towards real training digits in the reader's features), several candidates per pair of which the validation
 panel keeps one. The panel also names the recipe the page calls "improved"; the judge never takes part in making
 or choosing an image and only scores, beside its realism measure (``generator.models.realism``).
 """
@@ -36,13 +37,14 @@ RECIPES = (
     Recipe("prior-panel", space="prior", team="ensemble", samples=30_000, shortlist=16),
     Recipe("anagram", space="diffusion", candidates=8),
     # 16 candidates re-noised to t = 0.65, team guidance 8 on every step: the validation panel's top of 25
-    # variants (bench/AMBIGUOUS.md); the judge took no part.
+    # variants (bench/AMBIGUOUS.md); realism guidance 4, the panel's top of weights 0-4 (seventh round); the judge
+    # took no part.
     Recipe("anagram-sdedit", space="diffusion", team="ensemble", candidates=16, samples=30_000,
-           sampler=SamplerConfig(team_guidance=8.0, start_time=0.65)),
+           sampler=SamplerConfig(team_guidance=8.0, realism_guidance=4.0, start_time=0.65)),
     # the same from real training digits (upright or turned over; none of the panel's reference digits), re-noised
-    # to t = 0.5: the panel's top in the fourth round (bench/AMBIGUOUS.md)
+    # to t = 0.5: the panel's top in the fourth round; realism guidance 3 of weights 0-6 (seventh round)
     Recipe("anagram-digits", space="diffusion", team="ensemble", candidates=16, init="digits",
-           sampler=SamplerConfig(team_guidance=8.0, start_time=0.5)),
+           sampler=SamplerConfig(team_guidance=8.0, realism_guidance=3.0, start_time=0.5)),
 )
 GRIDS = ("naive", "improved")
 

@@ -36,6 +36,7 @@ from torch import nn
 from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor, to_uint8
 from generator.engines.latent_walk import bracket, decode, encode, farthest_on_path, find_tie, pca, relative_gap
+from generator.engines.nearest_real import RealDigits
 from generator.engines.sampler import SamplerConfig, draw_noise, sample
 from generator.models.metrics import predict_proba
 from generator.models.realism import Realism
@@ -141,11 +142,12 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
 
 
 def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray, a: np.ndarray, b: np.ndarray,
-                      config: Config, seed: int, team: Sequence[nn.Module] = ()) -> dict[str, np.ndarray]:
+                      config: Config, seed: int, team: Sequence[nn.Module] = (),
+                      real: RealDigits | None = None) -> dict[str, np.ndarray]:
     """Digits ``start`` (uint8; the page's are the boundary muddles) re-noised to ``config.diffusion_start`` and
     denoised towards the blend (1 - w) a + w b, with w searched until the reader's p(a) and p(b) tie: {"t": w,
     "image", "tied"}. With ``config.diffusion.team_guidance``, ``team`` steers every step towards reading as both
-    a and b."""
+    a and b; with ``config.diffusion.realism_guidance``, ``real`` pulls it towards real a's and b's."""
     sampler = replace(config.diffusion, start_time=config.diffusion_start)
     init, noise = images_to_tensor(start), draw_noise(len(a), seed)
     labels, others = torch.from_numpy(a), torch.from_numpy(b)
@@ -154,7 +156,7 @@ def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray,
 
     def gap(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
         images = sample(denoiser, labels[rows], sampler, seed, init=init[rows], noise=noise[rows],
-                        others=others[rows], weight=w, team=team)[:, 0].numpy()
+                        others=others[rows], weight=w, team=team, real=real)[:, 0].numpy()
         drawn.update(zip(zip(rows.tolist(), w.tolist()), images))
         return tie_gap(predict_proba(reader, images), a[rows], b[rows])
 
