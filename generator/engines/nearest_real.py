@@ -25,9 +25,8 @@ class RealDigits:
     """Real training digits in one model's features, by label, with the unit of distance."""
 
     model: nn.Module
-    features: torch.Tensor      # [M, F] float32
-    labels: torch.Tensor        # [M] int64
-    radius: float               # median distance of a sample of digits to their k-th nearest other digit
+    by_label: dict[int, torch.Tensor]   # label -> features [M_label, F] (float32) of its real digits
+    radius: float                       # median distance of a sample of digits to their k-th nearest other digit
 
     @classmethod
     def of(cls, model: nn.Module, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> RealDigits:
@@ -35,8 +34,8 @@ class RealDigits:
         found = penultimate(model, images).astype(np.float32)
         pick = np.random.default_rng(seed).choice(len(found), min(RADIUS_SAMPLE, len(found)), replace=False)
         radius = float(np.median(nearest_distances(found[pick], found, K + 1)[:, K]))    # column 0: itself
-        return cls(model.eval().requires_grad_(False), torch.from_numpy(found),
-                   torch.from_numpy(labels.astype(np.int64)), radius)
+        by_label = {int(label): torch.from_numpy(found[labels == label]) for label in np.unique(labels)}
+        return cls(model.eval().requires_grad_(False), by_label, radius)
 
     def closeness(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Per image [N,1,28,28] in [0, 1]: -(distance to the nearest real digit of its label / radius)²
@@ -44,7 +43,7 @@ class RealDigits:
         found = features(self.model, images)
         with torch.no_grad():
             nearest = torch.empty_like(found)
-            for label in labels.unique():
-                rows, pool = labels == label, self.features[self.labels == label]
+            for label in labels.unique().tolist():
+                rows, pool = labels == label, self.by_label[label]
                 nearest[rows] = pool[torch.cdist(found[rows], pool).argmin(1)]
         return -((found - nearest) ** 2).sum(1) / self.radius ** 2
