@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
 from generator.digits import images_to_tensor, rotate180
-from generator.engines.optvis import Goal, Recipe, digit_shortlist, make_toolkit
+from generator.engines.optvis import Goal, Recipe, digit_shortlist, generate, make_toolkit
+from generator.engines.sampler import SamplerConfig
 from generator.models.networks import Judge
 from generator.pages import ambiguous, dreams, muddle
 from generator.site.results import BuildInfo
@@ -61,3 +63,25 @@ def test_digit_shortlist_is_the_teams_best_and_skips_the_panels_reference(quick_
     for image in shortlist.flatten(0, 1).flatten(1):
         assert (pool.flatten(1) == image).all(1).any()
         assert not (reference == image).all(1).any()
+
+
+def test_a_pool_keeps_the_panels_best_of_its_recipes_candidates(quick_models):
+    """A pool samples nothing: per target it keeps, of the candidates its recipes made, the one the panel rates
+    best, so it is never rated below either recipe's own pick; it refuses to run before its recipes."""
+    dataset, models = quick_models
+    toolkit = make_toolkit(models, dataset, seed=0)
+    goal = Goal(torch.tensor([6, 1, 3]), torch.tensor([9, 7, 8]))
+    quick = SamplerConfig(steps=3, start_time=0.5)
+    made = [Recipe("from-prior", space="diffusion", samples=200, candidates=2, sampler=quick),
+            Recipe("from-digits", space="diffusion", init="digits", candidates=2, sampler=quick)]
+    pool = Recipe("both", space="pool", pool=("from-prior", "from-digits"))
+    with pytest.raises(ValueError, match="run them first"):
+        generate(pool, goal, toolkit, seed=1)
+    picks = [generate(recipe, goal, toolkit, seed=1) for recipe in made]
+    pooled = generate(pool, goal, toolkit, seed=1)
+    candidates = torch.cat([toolkit.candidates[r.name, 1, goal.key()] for r in made])
+    assert candidates.shape == (4, 3, 1, 28, 28)
+    for target in range(3):
+        assert (candidates[:, target] == pooled[target]).flatten(1).all(1).any()
+    scores = [toolkit.panel.scores(images, goal.upright, goal.rotated) for images in (*picks, pooled)]
+    assert (scores[2] >= np.maximum(scores[0], scores[1]) - 1e-6).all()

@@ -117,6 +117,10 @@ class Goal:
             loss = loss - mean_log_probs(models, rotate180(images))[rows, self.rotated.repeat(repeats)]
         return loss
 
+    def key(self) -> tuple:
+        """The targets as plain tuples (for caches shared between recipes)."""
+        return tuple(self.upright.tolist()), None if self.rotated is None else tuple(self.rotated.tolist())
+
     def table(self, models: Sequence[nn.Module], images: torch.Tensor) -> torch.Tensor:
         """Loss ``[N, count]`` of every image against every target (one forward pass per model and view)."""
         loss = -mean_log_probs(models, images)[:, self.upright]
@@ -151,8 +155,9 @@ class Recipe:
 
     name: str
     space: str = "pixels"           # "pixels", "latent" (gradient descent on a decoder's latent), "prior"
-                                    # (decode ``samples`` draws from the latent prior and keep the best) or
-                                    # "diffusion" (``candidates`` samples of the denoiser per target)
+                                    # (decode ``samples`` draws from the latent prior and keep the best),
+                                    # "diffusion" (``candidates`` samples of the denoiser per target) or "pool"
+                                    # (no images of its own: the candidates the ``pool`` recipes made, together)
     start: str = "mean"             # pixels: "mean" (the data's mean image) or "noise"; latents start from the prior
     team: str = "reader"            # optimised against (or, for diffusion, guided by) "reader" alone or "ensemble"
                                     # (reader + ensemble)
@@ -167,6 +172,7 @@ class Recipe:
     init: str = "prior"             # diffusion from start_time > 0: re-draw VAE prior draws ("prior") or real
                                     # training digits, upright and turned over ("digits")
     sampler: SamplerConfig = field(default_factory=SamplerConfig)     # diffusion: the sampler's knobs
+    pool: tuple[str, ...] = ()      # "pool": the diffusion recipes (run before it) whose candidates it pools
     steps: int = 200
     learning_rate: float = 0.01
     origin: str = ""                # where the recipe comes from, e.g. "seed 000's first attempt"
@@ -181,7 +187,10 @@ class Recipe:
     def describe(self) -> str:
         """What the recipe does, in words made from its fields."""
         team = "the reader alone" if self.team == "reader" else "reader + ensemble"
-        if self.space == "diffusion":
+        if self.space == "pool":
+            text = (f"no sampling of its own: the panel keeps the best of the candidates of {' and '.join(self.pool)} "
+                    "together")
+        elif self.space == "diffusion":
             text = f"sample the diffusion model ({self.sampler.describe()}"
             if self.sampler.start_time:
                 pool = ("training digits (upright or turned over)" if self.init == "digits" else
@@ -220,6 +229,7 @@ class Toolkit:
     train_images: np.ndarray | None = None             # uint8 [N,28,28]: the pool of "digits" inits
     train_labels: np.ndarray | None = None             # [N]: their labels (realism guidance's reference)
     prior_tables: dict = field(default_factory=dict)   # prior searches' draws and team losses, computed once
+    candidates: dict = field(default_factory=dict)     # diffusion recipes' candidates by name (pools re-use them)
     real: RealDigits | None = None                     # the training digits in the reader's features, once
 
     def team(self, name: str) -> list[nn.Module]:
@@ -231,8 +241,6 @@ class Toolkit:
         if self.real is None:
             self.real = RealDigits.of(self.reader, self.train_images, self.train_labels)
         return self.real
-
-
 
 
 def starting_image(recipe: Recipe, toolkit: Toolkit, count: int, gen: torch.Generator) -> Pixels | Latent:
@@ -252,8 +260,7 @@ def prior_latents(recipe: Recipe, toolkit: Toolkit, gen: torch.Generator) -> tor
 def prior_table(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``recipe.samples`` draws from the latent prior and the team's loss table ``[samples, count]`` of their
     decodings; recipes that share the draws, the team and the goal share one computation (kept in the toolkit)."""
-    key = (recipe.samples, recipe.team, seed, tuple(goal.upright.tolist()),
-           None if goal.rotated is None else tuple(goal.rotated.tolist()))
+    key = (recipe.samples, recipe.team, seed, goal.key())
     if key not in toolkit.prior_tables:
         team, decoder = toolkit.team(recipe.team), toolkit.decoder.eval()
         latents = prior_latents(recipe, toolkit, torch.Generator().manual_seed(seed))
@@ -323,13 +330,25 @@ def diffusion_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int
     return (torch.round(images * 255) / 255).view(repeats, len(goal.upright), 1, 28, 28)
 
 
+def pooled_candidates(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int) -> torch.Tensor:
+    """The candidates ``[K, count, 1, 28, 28]`` that the recipes named in ``recipe.pool`` made for this goal and
+    seed, together."""
+    made = [toolkit.candidates.get((name, seed, goal.key())) for name in recipe.pool]
+    if any(c is None for c in made):
+        raise ValueError(f"recipe {recipe.name} pools {', '.join(recipe.pool)}: run them first, on the same toolkit")
+    return torch.cat(made)
+
+
 def generate(recipe: Recipe, goal: Goal, toolkit: Toolkit, seed: int = 0) -> torch.Tensor:
     """One image ``[count,1,28,28]`` per target of ``goal``, made by ``recipe``; of several restarts or candidates
     per target, the panel keeps one."""
     if recipe.space == "prior":
         return search_prior(recipe, goal, toolkit, seed)
-    if recipe.space == "diffusion":
+    if recipe.space == "pool":
+        candidates = pooled_candidates(recipe, goal, toolkit, seed)
+    elif recipe.space == "diffusion":
         candidates = diffusion_candidates(recipe, goal, toolkit, seed)
+        toolkit.candidates[recipe.name, seed, goal.key()] = candidates      # for pools
     else:
         candidates = restart_candidates(recipe, goal, toolkit, seed)
     if len(candidates) == 1:

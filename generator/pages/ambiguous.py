@@ -6,8 +6,9 @@ fill all 100 cells. The naive grid is the seed's: pixels from the mean image, ag
 reader alone. The diffusion recipes sample visual anagrams (``generator.engines.sampler``) from noise, or from
 VAE prior draws or real training digits re-noised part-way (steered by the reader and the ensemble and pulled
 towards real training digits in the reader's features), several candidates per pair of which the validation
-panel keeps one. The panel also names the recipe the page calls "improved"; the judge never takes part in making
-or choosing an image and only scores, beside its realism measure (``generator.models.realism``).
+panel keeps one; a pool lets it choose among two recipes' candidates together. The panel also names the recipe
+the page calls "improved"; the judge never takes part in making or choosing an image and only scores, beside its
+realism measure (``generator.models.realism``).
 """
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ from generator.site import charts
 from generator.site.results import BuildInfo, PageResult, SpriteSheet, add_fields, score, scored_items
 
 PAIRS = [(i, j) for i in range(10) for j in range(i, 10)]
+# 16 candidates re-noised to t = 0.65, team guidance 8 on every step: the validation panel's top of 25 variants
+# (bench/AMBIGUOUS.md); realism guidance 4, the panel's top of weights 0-4 (seventh round); the judge took no part.
+SDEDIT = Recipe("anagram-sdedit", space="diffusion", team="ensemble", candidates=16, samples=30_000,
+                sampler=SamplerConfig(team_guidance=8.0, realism_guidance=4.0, start_time=0.65))
+# the same from real training digits (upright or turned over; none of the panel's reference digits), re-noised to
+# t = 0.5: the panel's top in the fourth round; realism guidance 3 of weights 0-6 (seventh round)
+DIGITS = Recipe("anagram-digits", space="diffusion", team="ensemble", candidates=16, init="digits",
+                sampler=SamplerConfig(team_guidance=8.0, realism_guidance=3.0, start_time=0.5))
 RECIPES = (
     Recipe("naive", start="mean", steps=200, learning_rate=0.01, origin="seed 000"),
     Recipe("pixels-ensemble", team="ensemble", jitter=True, views=2, smoothness=0.01, steps=100, learning_rate=0.01),
@@ -36,15 +45,10 @@ RECIPES = (
     Recipe("prior-ensemble", space="prior", team="ensemble", samples=30_000),
     Recipe("prior-panel", space="prior", team="ensemble", samples=30_000, shortlist=16),
     Recipe("anagram", space="diffusion", candidates=8),
-    # 16 candidates re-noised to t = 0.65, team guidance 8 on every step: the validation panel's top of 25
-    # variants (bench/AMBIGUOUS.md); realism guidance 4, the panel's top of weights 0-4 (seventh round); the judge
-    # took no part.
-    Recipe("anagram-sdedit", space="diffusion", team="ensemble", candidates=16, samples=30_000,
-           sampler=SamplerConfig(team_guidance=8.0, realism_guidance=4.0, start_time=0.65)),
-    # the same from real training digits (upright or turned over; none of the panel's reference digits), re-noised
-    # to t = 0.5: the panel's top in the fourth round; realism guidance 3 of weights 0-6 (seventh round)
-    Recipe("anagram-digits", space="diffusion", team="ensemble", candidates=16, init="digits",
-           sampler=SamplerConfig(team_guidance=8.0, realism_guidance=3.0, start_time=0.5)),
+    SDEDIT,
+    DIGITS,
+    # both starts' 32 candidates together (eighth round): made by the two recipes above, chosen by the panel
+    Recipe("anagram-both", space="pool", pool=(SDEDIT.name, DIGITS.name)),
 )
 GRIDS = ("naive", "improved")
 
