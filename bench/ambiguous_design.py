@@ -26,12 +26,12 @@ from generator.data import load_dataset  # noqa: E402
 from generator.data.idx import read_idx_dir  # noqa: E402
 from generator.digits import images_to_tensor, rotate180, to_uint8  # noqa: E402
 from generator.engines.optvis import Goal, Toolkit, make_toolkit, timed_generate  # noqa: E402
-from generator.engines.sampler import SamplerConfig, sample  # noqa: E402
+from generator.engines.sampler import sample  # noqa: E402
 from generator.models import networks  # noqa: E402
 from generator.models.realism import Realism  # noqa: E402
 from generator.models.table import get_models  # noqa: E402
 from generator.models.training import TrainConfig, evaluate, train_classifier  # noqa: E402
-from generator.pages import ambiguous  # noqa: E402
+from generator.pages import ambiguous, dreams  # noqa: E402
 
 OFF_DIAGONAL = ~np.eye(10, dtype=bool).ravel()
 
@@ -106,7 +106,9 @@ def design_scores(model: torch.nn.Module, realism: Realism, cells: np.ndarray) -
 def dream_scores(toolkit: Toolkit, model: torch.nn.Module, realism: Realism, seed: int) -> dict:
     """The panel's and the design classifier's reading and realism of 100 unselected diffusion dreams per digit."""
     labels = torch.arange(10).repeat(100)
-    tiles = to_uint8(sample(toolkit.denoiser, labels, SamplerConfig(), seed)[:, 0].numpy())
+    config = next(r for r in dreams.RECIPES if r.space == "diffusion").sampler
+    real = toolkit.real_digits() if config.realism_guidance else None
+    tiles = to_uint8(sample(toolkit.denoiser, labels, config, seed, real=real)[:, 0].numpy())
     x, rows = images_to_tensor(tiles), torch.arange(len(labels))
     with torch.no_grad():
         design_p = model(x).softmax(1)[rows, labels]

@@ -20,6 +20,7 @@ from generator.data.dataset import Dataset
 from generator.digits import images_to_tensor, to_uint8
 from generator.engines import hill_climb
 from generator.engines.optvis import Goal, Recipe, Toolkit, diffusion_candidates, generate, make_toolkit
+from generator.engines.sampler import SamplerConfig
 from generator.models.metrics import class_means
 from generator.models.realism import Realism
 from generator.models.table import Models
@@ -34,7 +35,9 @@ RECIPES = (
     Recipe("latent-ensemble", space="latent", team="ensemble", jitter=True, prior=1.0, restarts=2, steps=150,
            learning_rate=0.05),
     Recipe("prior-search", space="prior", team="ensemble", samples=20_000, shortlist=16),
-    Recipe("diffusion", space="diffusion", candidates=100),
+    # guidance 2.5 and realism guidance 6: the panel's best score over 1,000 unselected samples among 11 settings whose
+    # Fréchet distance in its features is no worse than guidance 3.5 alone (bench/AMBIGUOUS.md, eighth round)
+    Recipe("diffusion", space="diffusion", candidates=100, sampler=SamplerConfig(guidance=2.5, realism_guidance=6.0)),
 )
 COLUMNS = {"class-mean": "class mean", "noise": "noise dream", "mean": "mean dream", "improved": "improved dream",
            "identikit": "identikit"}                  # the main grid's columns, left to right, and their names
@@ -133,6 +136,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "recipes": [{"name": r.name, "description": r.describe(), "improved": r.name == improved,
                      "panel": panel[r.name], "seconds": round(made[r.name][2], 1)} for r in config.recipes],
         "samples": {"per_digit": len(samples), "shown": min(config.samples_shown, len(samples)),
+                    "sampler": next((r.sampler.describe() for r in config.recipes if r.space == "diffusion"), ""),
                     **realism.summary(sample_sheet.tiles, looks_real[-len(sample_sheet.tiles):]),
                     "floor": realism.floor(dataset.train_images, len(sample_sheet.tiles), build.seed),
                     **panel_realism(toolkit, sample_sheet.tiles, dataset.test_images, build.seed)},
