@@ -48,8 +48,8 @@ class SamplerConfig:
         text = f"{self.steps} Euler steps, guidance {self.guidance:g}"
         text += f", the last {self.unguided_steps} unguided" if self.unguided_steps else ""
         text += f", team guidance {self.team_guidance:g}" if self.team_guidance else ""
-        text += (f", realism guidance {self.realism_guidance:g} (towards the nearest real training digits)"
-                 if self.realism_guidance else "")
+        text += (f", realism guidance {self.realism_guidance:g} (towards the nearest real training digits in the "
+                 "reader's features)" if self.realism_guidance else "")
         return text + (f", from t = {self.start_time:g}" if self.start_time else "")
 
 

@@ -35,8 +35,8 @@ RECIPES = (
     Recipe("latent-ensemble", space="latent", team="ensemble", jitter=True, prior=1.0, restarts=2, steps=150,
            learning_rate=0.05),
     Recipe("prior-search", space="prior", team="ensemble", samples=20_000, shortlist=16),
-    # guidance 2.5 and realism guidance 6: the panel's best score over 1,000 unselected samples among 11 settings whose
-    # Fréchet distance in its features is no worse than guidance 3.5 alone (bench/AMBIGUOUS.md, eighth round)
+    # guidance 2.5 and realism guidance 6: the panel's best score over 1,000 unselected samples among the 10 of 13
+    # settings whose Fréchet distance in its features is no worse than guidance 3.5 alone (AMBIGUOUS.md, eighth round)
     Recipe("diffusion", space="diffusion", candidates=100, sampler=SamplerConfig(guidance=2.5, realism_guidance=6.0)),
 )
 COLUMNS = {"class-mean": "class mean", "noise": "noise dream", "mean": "mean dream", "improved": "improved dream",
