@@ -49,6 +49,7 @@ def arguments() -> argparse.Namespace:
                         help="SamplerConfig overrides, a variant per argument (e.g. guidance=5,unguided_steps=5)")
     parser.add_argument("--inits", nargs="*", default=[], help="override: what SDEdit re-draws (prior, digits)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds (the panel's spread)")
+    parser.add_argument("--skip-base", action="store_true", help="run only the overrides, not the page's recipes")
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "mnist")
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/ambiguous_design.jsonl"))
@@ -130,7 +131,7 @@ def variants(args: argparse.Namespace) -> list:
     out = []
     for name in args.recipes:
         recipe = by_name[name]
-        out.append(recipe)
+        out += [] if args.skip_base else [recipe]
         out += [replace(recipe, name=f"{name}/k{k}", candidates=k) for k in args.candidates]
         out += [replace(recipe, name=f"{name}/t{t}", sampler=replace(recipe.sampler, start_time=t))
                 for t in args.start_times]
