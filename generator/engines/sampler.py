@@ -108,8 +108,8 @@ def team_log_prob(team: Sequence[nn.Module], images: torch.Tensor, labels: torch
 def guidance_gradient(scores: Sequence[tuple[float, Score]], clean: torch.Tensor, cond: Conditioning) -> torch.Tensor:
     """Gradient, with respect to the predicted clean images ``clean`` [N,1,28,28], of the weighted ``scores`` of
     every reading ``cond`` asks for (the image as its labels, turned over as ``cond.turned``, as ``cond.others``)."""
-    with torch.enable_grad():
-        image = clean.clamp(0, 1).detach().requires_grad_(True)
+    with torch.inference_mode(False), torch.enable_grad():    # the denoiser runs in inference mode; this does not
+        image = clean.clamp(0, 1).requires_grad_(True)
         total = sum(weight * score(view, labels).sum() for weight, score in scores
                     for view, labels in cond.readings(image))
         (gradient,) = torch.autograd.grad(total, image)
@@ -200,8 +200,7 @@ def sample(model: nn.Module, labels: torch.Tensor, config: SamplerConfig, seed: 
         x_start = (1 - config.start_time) * x_start + config.start_time * init
     model.eval()
     parts = []
-    steered = bool(steering(config, team, real))
-    with torch.no_grad() if steered else torch.inference_mode():    # inference mode: ~25% faster calls
+    with torch.inference_mode():        # ~25% faster network calls than no_grad
         for start in range(0, len(labels), config.batch_size):
             rows = slice(start, start + config.batch_size)
             parts.append(euler(model, x_start[rows], cond.part(rows), config, team, real))
