@@ -5,6 +5,7 @@ Unit tests use tiny hand-made networks (fast, with known behaviour); page tests 
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from itertools import product
@@ -387,3 +388,6 @@ def test_page_states_the_panels_realism_of_the_samples_beside_the_judges(quick_b
     assert stated, "the panel's realism is not stated"
     assert float(stated.group(1)) == pytest.approx(100 * samples, abs=0.51)
     assert float(stated.group(2)) == pytest.approx(100 * held_out["realism"], abs=0.51)
+    sampler = next(r for r in QUICK.recipes if r.space == "diffusion").sampler
+    assert sampler.realism_guidance, "the quick build's diffusion dreams are pulled towards real digits too"
+    assert sampler.describe() in html.unescape(page), "the page does not state the samples' sampler"
