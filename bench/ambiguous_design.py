@@ -114,7 +114,7 @@ def dream_scores(toolkit: Toolkit, model: torch.nn.Module, realism: Realism, see
     with torch.no_grad():
         design_p = model(x).softmax(1)[rows, labels]
     return {"dreams_panel_p": round(float(toolkit.panel.probabilities(x)[rows, labels].mean()), 4),
-            "dreams_panel_realism": round(float(toolkit.panel.realism.looks_real(tiles).mean()), 3),
+            "dreams_panel_realism": round(float(toolkit.panel.looks_real(tiles).mean()), 3),
             "dreams_design_p": round(float(design_p.mean()), 4),
             "dreams_design_realism": round(float(realism.looks_real(tiles).mean()), 3)}
 

@@ -74,7 +74,7 @@ def panel_pick(panel: Panel, candidates: list[np.ndarray], a: np.ndarray, b: np.
     scores = []
     for images in candidates:
         probs = panel.probabilities(images_to_tensor(images)).numpy()
-        real = panel.realism.looks_real(to_uint8(images))
+        real = panel.looks_real(to_uint8(images))
         scores.append(np.minimum(probs[rows, a], probs[rows, b]) + panel.realism_weight * real)
     best = np.argmax(scores, axis=0)
     return np.stack(candidates)[best, rows]
@@ -124,7 +124,7 @@ def main() -> None:
                "guidance": guidance, "seconds": round(time.perf_counter() - started, 1),
                "reader_tied": round(float(runs[0]["tied"].mean()), 3),
                "panel_pair_share": round(float(panel_reading["top2_is_pair"].mean()), 3),
-               "panel_realism": round(float(panel.realism.looks_real(to_uint8(images)).mean()), 3),
+               "panel_realism": round(float(panel.looks_real(to_uint8(images)).mean()), 3),
                "design_pair_share": round(float(reading["top2_is_pair"].mean()), 3),
                "design_median_margin": round(float(np.median(reading["margin"])), 3),
                "design_realism": round(float(realism.looks_real(to_uint8(images)).mean()), 3)}

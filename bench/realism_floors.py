@@ -46,7 +46,7 @@ def main() -> None:
     dataset, models = embedded_models(("reader", "judge", "panel"))
     _, design_realism = design_classifier(args)
     measures = {"judge": Realism.of(models.judge.module, dataset.test_images),
-                "panel": Panel.of([m.module for m in models.panel], dataset.train_images, 0).realism,
+                "panel": Panel.of([m.module for m in models.panel], dataset.train_images, 0),
                 "design": design_realism}
     pool = read_idx_dir(args.mnist).train_images[10_000:]
     top_two = np.sort(predict_proba(models.reader.module, pool), axis=1)[:, -2:]

@@ -80,7 +80,11 @@ def test_panel_scores_are_the_least_view_probability_plus_the_realism_bonus():
     alignment = torch.minimum(probs_up[torch.arange(6), upright], probs_down[torch.arange(6), turned]).numpy()
     scores = panel.scores(images, upright, turned)
     bonus = scores - alignment
-    assert np.all(np.isin(np.round(bonus / panel.realism_weight, 6), [0.0, 0.5, 1.0]))
+    tiles = [(images[:, 0].numpy() * 255).round().astype(np.uint8)]
+    tiles.append(np.ascontiguousarray(tiles[0][:, ::-1, ::-1]))
+    real = [[realism.looks_real(view) for realism in panel.realisms] for view in tiles]     # [views][members][N]
+    assert np.allclose(bonus, panel.realism_weight * np.mean(real, axis=(0, 1)), atol=1e-6)
+    assert np.all(np.isin(np.round(bonus / panel.realism_weight * 4, 6), [0, 1, 2, 3, 4]))   # 2 views x 2 members
     candidates = torch.stack([images, torch.flip(images, dims=(0,))])          # [2, 6, 1, 28, 28]
     chosen = panel.choose(candidates, upright, turned)
     second = panel.scores(candidates[1], upright, turned)

@@ -85,9 +85,9 @@ def panel_realism(toolkit: Toolkit, samples: np.ndarray, held_out: np.ndarray, s
     """The share of ``samples`` that look real in the validation panel's features (training digits are its
     reference), beside the same share of as many real held-out digits: the panel's reading of what the judge's
     realism measures."""
-    real = toolkit.panel.realism
-    return {"panel_realism": round(float(real.looks_real(samples).mean()), 3) if len(samples) else None,
-            "panel_floor": real.floor(held_out, len(samples), seed)["realism"]}
+    panel = toolkit.panel
+    return {"panel_realism": round(float(panel.looks_real(samples).mean()), 3) if len(samples) else None,
+            "panel_floor": round(panel.realism_floor(held_out, len(samples), seed), 3)}
 
 
 def mean_scores(items: list[dict]) -> dict[str, float]:
