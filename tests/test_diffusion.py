@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from generator.digits import to_uint8
-from generator.engines.nearest_real import RealDigits
+from generator.engines.nearest_real import RealDigits, reference_rows
 from generator.engines.sampler import (
     SamplerConfig,
     draw_noise,
@@ -169,6 +169,15 @@ def test_closeness_is_zero_on_a_real_digit_and_falls_away_from_them():
     assert torch.allclose(own, torch.zeros(10), atol=1e-4)
     wrong_label = real.closeness(torch.from_numpy(images[:10, None] / 255.0).float(), torch.from_numpy(labels[:10]) ^ 1)
     assert (wrong_label < -0.5).all()
+
+
+def test_the_reference_keeps_at_most_a_set_number_of_digits_a_label_in_their_order():
+    labels = np.array([0] * 5 + [1] * 2 + [0] * 3 + [2] * 4)
+    kept = reference_rows(labels, 3, seed=0)
+    assert list(np.bincount(labels[kept])) == [3, 2, 3]
+    assert list(kept) == sorted(kept) and {5, 6} <= set(kept)
+    assert list(reference_rows(labels, 10, seed=0)) == list(range(len(labels)))      # under the cap: all of them
+    assert list(kept) == list(reference_rows(labels, 3, seed=0))
 
 
 def test_realism_guidance_draws_samples_nearer_real_digits_and_keeps_the_anagram_symmetry(model):

@@ -17,7 +17,8 @@ from torch import nn
 
 from generator.models.realism import K, features, nearest_distances, penultimate
 
-RADIUS_SAMPLE = 500        # digits whose k-NN radius (among all training digits) sets the unit of distance
+RADIUS_SAMPLE = 500        # digits whose k-NN radius (among all reference digits) sets the unit of distance
+PER_LABEL = 1000           # reference digits a label at most
 
 
 @dataclass
@@ -30,7 +31,10 @@ class RealDigits:
 
     @classmethod
     def of(cls, model: nn.Module, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> RealDigits:
-        """The reference: uint8 ``images`` [M,28,28] with ``labels`` [M] in ``model``'s features."""
+        """The reference: uint8 ``images`` [M,28,28] with ``labels`` [M] in ``model``'s features (at most
+        ``PER_LABEL`` a label, in their original order)."""
+        kept = reference_rows(labels, PER_LABEL, seed)
+        images, labels = images[kept], labels[kept]
         found = penultimate(model, images).astype(np.float32)
         pick = np.random.default_rng(seed).choice(len(found), min(RADIUS_SAMPLE, len(found)), replace=False)
         radius = float(np.median(nearest_distances(found[pick], found, K + 1)[:, K]))    # column 0: itself
@@ -47,3 +51,11 @@ class RealDigits:
                 rows, pool = labels == label, self.by_label[label]
                 nearest[rows] = pool[torch.cdist(found[rows], pool).argmin(1)]
         return -((found - nearest) ** 2).sum(1) / self.radius ** 2
+
+
+def reference_rows(labels: np.ndarray, per_label: int, seed: int) -> np.ndarray:
+    """Row indices, ascending, that keep at most ``per_label`` rows of each label (a seeded sample where more)."""
+    rng = np.random.default_rng(seed)
+    rows = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+    kept = [found if len(found) <= per_label else rng.choice(found, per_label, replace=False) for found in rows]
+    return np.sort(np.concatenate(kept))
