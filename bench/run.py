@@ -112,8 +112,16 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def refresh_full_mnist() -> None:
+    """`--full-only`: re-measure the Full MNIST section alone, keeping the rest of bench/RESULTS.md."""
+    kept = (ROOT / "bench" / "RESULTS.md").read_text().split("## Full MNIST")[0].rstrip("\n").split("\n")
+    write_results([*kept, "", *full_mnist_section(), ""])
+
+
 def main() -> None:
     """Run every measurement and write bench/RESULTS.md."""
+    if "--full-only" in sys.argv:
+        return refresh_full_mnist()
     reader, seed_net = Reader(), seed_like_network()
     ours, theirs = images_per_second(reader), images_per_second(seed_net)
     fast = images_per_second(for_inference(reader.eval()), INFERENCE_BATCH)
