@@ -26,9 +26,8 @@ from generator.models.training import augment
 class DiffusionConfig:
     """Everything that decides a denoiser's training run (printable with ``dataclasses.asdict``)."""
 
-    images: int = 150_000               # images to see: ceil(images / batch_size) steps (an epoch's last batch
-                                        # may be smaller); 258 s on one quiet thread (180,000 read the same to
-                                        # the validation panel within a seed's spread: bench/BUILD_SPEED.md)
+    images: int = 180_000               # images to see: ceil(images / batch_size) steps (an epoch's last batch
+                                        # may be smaller); 4.3 minutes on 2 quiet cores (see bench/DIFFUSION.md)
     batch_size: int = 64
     learning_rate: float = 5e-3         # the one-cycle schedule's peak
     weight_decay: float = 1e-4
