@@ -5,7 +5,9 @@ digit's *closeness* to real handwriting is minus its squared distance to the nea
 intended label, in units of the real digits' median k-nearest-neighbour radius. The sampler adds the gradient
 of the closeness of the predicted clean image (every view the goal asks for) to its guided steps, so the strokes
 drift towards shapes that real writers make. The reference is training digits only: the judge's realism is
-measured against held-out digits, and the panel's in its own member's features.
+measured against held-out digits, and the panel's in its own member's features. On full MNIST a seeded sample
+of at most ``PER_LABEL`` digits a label stands in for the 6,000, since the search runs on every guided step; the
+embedded data (at most 902 a label) is used whole.
 """
 from __future__ import annotations
 
