@@ -119,6 +119,8 @@ def test_summary_table_reports_every_step(quick_build):
     for step in ("data", "model reader", "model judge", "model autoencoder", "onnx reader",
                  "page data", "site", "total"):
         assert re.search(rf"^{step}\s", stdout, re.M), step
+    if core_count() > 1:        # a cold build on one core makes every step in its own process, without workers
+        assert re.search(r"^workers\s+[\d.]+\s+\d+ steps on \d+ workers: [\d,]+ s of work, \d+% busy$", stdout, re.M)
 
 
 def test_warm_rebuild_uses_the_cache(quick_build, tmp_path):

@@ -29,10 +29,12 @@ def fail() -> None:
 def test_tasks_start_after_what_they_need(tmp_path):
     tasks = [Task("a", partial(write, "a")), Task("b", partial(write, "b", ("a",)), frozenset({"a"})),
              Task("c", partial(write, "c", ("a", "b")), frozenset({"a", "b"})), Task("d", partial(write, "d"))]
-    run_tasks(tasks, 2, setup, (tmp_path,))
+    spans = run_tasks(tasks, 2, setup, (tmp_path,))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c", "d"]
     assert (tmp_path / "b").read_text() == "a"
     assert (tmp_path / "c").read_text() == "a,b"
+    assert sorted(spans) == ["a", "b", "c", "d"] and all(0 <= start <= end for start, end in spans.values())
+    assert spans["b"][0] >= spans["a"][1] and spans["c"][0] >= max(spans["a"][1], spans["b"][1])
 
 
 def test_a_failing_task_fails_the_run(tmp_path):

@@ -175,9 +175,10 @@ def run_page(page: Page, models: Models, dataset: Dataset, settings: Settings, s
     return result, cost
 
 
-def make_in_workers(dataset: Dataset, settings: Settings, device: torch.device) -> set[str]:
+def make_in_workers(dataset: Dataset, settings: Settings, device: torch.device, summary: Summary) -> set[str]:
     """On a CPU with more than one core, train the missing models and make the missing pages on single-threaded
-    worker processes (``generator.site.workers``), the slowest first; the names of the models and pages made."""
+    worker processes (``generator.site.workers``), the slowest first; the names of the models and pages made.
+    The summary gets a "workers" row: the pool's wall time and how busy its workers were."""
     jobs = settings.jobs or core_count()
     if device.type != "cpu" or jobs < 2:
         return set()
@@ -191,7 +192,11 @@ def make_in_workers(dataset: Dataset, settings: Settings, device: torch.device) 
             slowness = SLOW_PAGES.index(page.name) if page.name in SLOW_PAGES else len(SLOW_PAGES)
             tasks.append(Task(page.name, partial(page_in_worker, page.name), needs, rank=(1, slowness)))
     if tasks:
-        run_tasks(tasks, min(jobs, len(tasks)), worker_setup, (settings, dataset))
+        workers = min(jobs, len(tasks))
+        spans = run_tasks(tasks, workers, worker_setup, (settings, dataset))
+        wall, busy = max(end for _, end in spans.values()), sum(end - start for start, end in spans.values())
+        summary.add("workers", "", wall, f"{len(spans)} steps on {workers} workers: {busy:,.0f} s of work, "
+                                          f"{busy / (workers * wall):.0%} busy")
     return {task.name for task in tasks}
 
 
@@ -259,7 +264,7 @@ def build_locked(settings: Settings, device: torch.device) -> Summary:
     dataset = get_dataset(settings)
     summary.add("data", "", time.perf_counter() - started,
                 f"{dataset.name}: {len(dataset.train_labels):,} train / {len(dataset.test_labels):,} test")
-    made_by_workers = make_in_workers(dataset, settings, device)
+    made_by_workers = make_in_workers(dataset, settings, device, summary)
     torch.manual_seed(settings.seed)
     models = get_models(dataset, settings.cache / "weights", device, quick=settings.quick)
     for trained in models.all():

@@ -51,10 +51,13 @@ def exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def run_tasks(tasks: Sequence[Task], jobs: int, setup: Callable[..., None], args: tuple) -> None:
+def run_tasks(tasks: Sequence[Task], jobs: int, setup: Callable[..., None],
+              args: tuple) -> dict[str, tuple[float, float]]:
     """Run ``tasks`` on ``jobs`` worker processes, each started with ``setup(*args)``; a task's error is raised
-    here once the tasks already running have stopped."""
+    here once the tasks already running have stopped. Returns each task's start and end, in seconds from the
+    pool's start (a task is handed over only when a worker is free, so its span is its run)."""
     pending, running, done = {t.name: t for t in tasks}, {}, set()
+    opened, starts, spans = time.perf_counter(), {}, {}
     context = multiprocessing.get_context("spawn")          # no forked copies of torch's thread pools
     bar = tqdm(total=len(tasks), desc=f"building on {jobs} workers", unit="step")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=quiet_worker,
@@ -62,6 +65,8 @@ def run_tasks(tasks: Sequence[Task], jobs: int, setup: Callable[..., None], args
         try:
             while pending or running:
                 start_ready(pool, pending, running, done, jobs)
+                for task in running.values():
+                    starts.setdefault(task.name, time.perf_counter() - opened)
                 if not running:
                     raise RuntimeError(f"steps waiting on steps that never run: {sorted(pending)}")
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -69,11 +74,13 @@ def run_tasks(tasks: Sequence[Task], jobs: int, setup: Callable[..., None], args
                     task = running.pop(future)
                     future.result()
                     done.add(task.name)
+                    spans[task.name] = (starts[task.name], time.perf_counter() - opened)
                     bar.set_postfix_str(task.name)
                     bar.update()
         finally:
             pool.shutdown(cancel_futures=True)
             bar.close()
+    return spans
 
 
 def start_ready(pool: ProcessPoolExecutor, pending: dict[str, Task], running: dict[Future, Task], done: set[str],
