@@ -64,6 +64,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--design-model", type=Path, default=Path("/tmp/design_reader.pt"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/muddle_design.jsonl"))
     parser.add_argument("--denoiser", type=Path, help="a denoiser state dict to use instead of the build's")
+    parser.add_argument("--real", default="label", choices=("label", "any"),
+                        help="realism guidance's pull: towards the nearest real a and b, or the nearest real digit")
     return parser.parse_args()
 
 
@@ -102,6 +104,9 @@ def main() -> None:
                   "team": MeanReading([models.reader.module, *(m.module for m in models.ensemble)])}
     team = [m.module for m in models.ensemble]
     real = RealDigits.of(models.reader.module, dataset.train_images, dataset.train_labels)
+    if args.real == "any":                      # every label's pool is all the reference digits
+        everyone = torch.cat(list(real.by_label.values()))
+        real = RealDigits(real.model, dict.fromkeys(range(10), everyone), real.radius)
     made = muddle.muddles(autoencoder, models.reader.module, latents[source], latents[partner], a, b, config)
     first, second = dataset.test_images[source], dataset.test_images[partner]
     inits = {"source": first, "overlay": ((first.astype(np.uint16) + second) // 2).astype(np.uint8),
@@ -118,8 +123,8 @@ def main() -> None:
         images = runs[0]["image"] if k == 1 else panel_pick(panel, [run["image"] for run in runs], a, b)
         reading = muddle.pair_reading(predict_proba(design, images), a, b)
         panel_reading = muddle.pair_reading(panel.probabilities(images_to_tensor(images)).numpy(), a, b)
-        row = {"denoiser": str(args.denoiser or "build"), "pairs": len(a), "sampler": fields, "init": init,
-               "start": start, "tie": tie, "candidates": k,
+        row = {"denoiser": str(args.denoiser or "build"), "pairs": len(a), "sampler": fields, "real": args.real,
+               "init": init, "start": start, "tie": tie, "candidates": k,
                "team_guidance": team_weight,
                "guidance": guidance, "seconds": round(time.perf_counter() - started, 1),
                "reader_tied": round(float(runs[0]["tied"].mean()), 3),
