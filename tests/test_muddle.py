@@ -308,6 +308,14 @@ def test_page_states_each_methods_numbers_from_the_manifest(quick_build, manifes
     assert html.count('class="muddle-row"') == 10 * muddle.Config().quick().per_class
 
 
+def test_the_score_table_gives_each_method_its_seconds(quick_build):
+    html = (quick_build["out"] / "muddle.html").read_text()
+    seconds = {m: float(re.search(rf'<tr data-method="{m}">.*?<td>([\d.]+)</td></tr>', html, re.S).group(1))
+               for m in muddle.METHODS}
+    assert all(s >= 0 for s in seconds.values())
+    assert seconds["diffusion"] > seconds["boundary"] > seconds["midpoint"]   # sampling > path search > one decode
+
+
 def test_the_undecided_real_row_holds_the_held_out_digits_the_reader_hesitates_on(quick, quick_build):
     dataset, models = quick
     within = muddle.Config().undecided_within

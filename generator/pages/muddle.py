@@ -115,13 +115,17 @@ def tie_gap(probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.ndarray, a: np.ndarray,
             b: np.ndarray, config: Config) -> dict[str, dict[str, np.ndarray]]:
-    """The three muddles of every pair: {method: {"t": [P], "image": [P, 28, 28] float}} plus boundary's "tied"."""
+    """The three muddles of every pair: {method: {"t": [P], "image": [P, 28, 28] float, "seconds"}} plus
+    boundary's "tied". Farthest's and boundary's seconds each include decoding the path they share."""
+    started = time.perf_counter()
     steps = config.path_steps
     ts = np.linspace(0.0, 1.0, steps)
     path_latents = (1 - ts)[None, :, None] * z_a[:, None, :] + ts[None, :, None] * z_b[:, None, :]
     path = decode(autoencoder, path_latents.reshape(-1, z_a.shape[1])).reshape(len(a), steps, 28, 28)
     rows = np.arange(len(a))
+    path_seconds, started = seconds_since(started), time.perf_counter()
     farthest = farthest_on_path(path)
+    farthest_seconds, started = path_seconds + seconds_since(started), time.perf_counter()
     path_probs = predict_proba(reader, path.reshape(-1, 28, 28)).reshape(len(a), steps, 10)
     p_a, p_b = path_probs[rows, :, a], path_probs[rows, :, b]
     lo, hi, found = bracket(relative_gap(p_a, p_b), ts, strength=p_a + p_b)
@@ -131,14 +135,20 @@ def muddles(autoencoder: nn.Module, reader: nn.Module, z_a: np.ndarray, z_b: np.
         return tie_gap(predict_proba(reader, decode(autoencoder, latents)), a[some], b[some])
 
     t_boundary, value = find_tie(gap, lo, hi, tolerance=config.tie_tolerance, steps=config.search_steps)
-    boundary_latents = (1 - t_boundary)[:, None] * z_a + t_boundary[:, None] * z_b
+    boundary = decode(autoencoder, (1 - t_boundary)[:, None] * z_a + t_boundary[:, None] * z_b)
+    boundary_seconds, started = path_seconds + seconds_since(started), time.perf_counter()
     middle = decode(autoencoder, (z_a + z_b) / 2)
     return {
-        "midpoint": {"t": np.full(len(a), 0.5), "image": middle},
-        "farthest": {"t": ts[farthest], "image": path[rows, farthest]},
-        "boundary": {"t": t_boundary, "image": decode(autoencoder, boundary_latents),
-                     "tied": found & (np.abs(value) <= config.tie_tolerance)},
+        "midpoint": {"t": np.full(len(a), 0.5), "image": middle, "seconds": seconds_since(started)},
+        "farthest": {"t": ts[farthest], "image": path[rows, farthest], "seconds": farthest_seconds},
+        "boundary": {"t": t_boundary, "image": boundary, "tied": found & (np.abs(value) <= config.tie_tolerance),
+                     "seconds": boundary_seconds},
     }
+
+
+def seconds_since(started: float) -> float:
+    """Wall-clock seconds since ``started`` (a ``time.perf_counter()`` reading)."""
+    return time.perf_counter() - started
 
 
 def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -146,8 +156,10 @@ def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray,
                       real: RealDigits | None = None) -> dict[str, np.ndarray]:
     """Digits ``start`` (uint8; the page's are the boundary muddles) re-noised to ``config.diffusion_start`` and
     denoised towards the blend (1 - w) a + w b, with w searched until the reader's p(a) and p(b) tie: {"t": w,
-    "image", "tied"}. With ``config.diffusion.team_guidance``, ``team`` steers every step towards reading as both
-    a and b; with ``config.diffusion.realism_guidance``, ``real`` pulls it towards real a's and b's."""
+    "image", "tied", "seconds"}. With ``config.diffusion.team_guidance``, ``team`` steers every step towards
+    reading as both a and b; with ``config.diffusion.realism_guidance``, ``real`` pulls it towards real a's and
+    b's."""
+    started = time.perf_counter()
     sampler = replace(config.diffusion, start_time=config.diffusion_start)
     init, noise = images_to_tensor(start), draw_noise(len(a), seed)
     labels, others = torch.from_numpy(a), torch.from_numpy(b)
@@ -163,7 +175,7 @@ def diffusion_muddles(denoiser: nn.Module, reader: nn.Module, start: np.ndarray,
     w, value = find_tie(gap, np.zeros(len(a)), np.ones(len(a)), tolerance=config.tie_tolerance,
                         steps=config.diffusion_search_steps)
     images = np.stack([drawn[row, weight] for row, weight in enumerate(w.tolist())])
-    return {"t": w, "image": images, "tied": np.abs(value) <= config.tie_tolerance}
+    return {"t": w, "image": images, "tied": np.abs(value) <= config.tie_tolerance, "seconds": seconds_since(started)}
 
 
 def summarise(readings: dict[str, dict[str, np.ndarray]]) -> dict:
@@ -321,6 +333,7 @@ def run(models: Models, dataset: Dataset, config: Config, build: BuildInfo) -> P
         "undecided_real": undecided_real(reader, reference, dataset.test_images, config.undecided_within),
         "boundary_reader_pair": int(readings["boundary"]["reader"]["top2_is_pair"].sum()),
         "scores": {name: summarise(readings[name]) for name in METHODS}, "explorer": explorer,
+        "method_seconds": {name: round(made[name]["seconds"], 2) for name in METHODS},
         **latent_space(latents, labels, means, config.map_per_class, rng),
         "seconds": round(time.perf_counter() - started, 1),
     }
